@@ -20,7 +20,8 @@ run: $(STAMP)
 	$(PY) manage.py serve
 
 test: $(STAMP)
-	$(PY) -m tests.ensure_browser
+	@# Browser tests need Debian's Chromium; install it when we can (root), else they skip with a reason.
+	@test -x /usr/bin/chromium || (command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get install -y -q chromium >/dev/null) || echo 'note: /usr/bin/chromium missing; browser tests will skip'
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 

@@ -1,0 +1,81 @@
+// Shared browser helpers: the REST API (session cookie + CSRF), WebSocket events, toasts.
+
+function cookie(name) {
+  const match = document.cookie.match(new RegExp(`(?:^|; )${name}=([^;]*)`));
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+export async function api(path, { method = "GET", body, headers = {} } = {}) {
+  const init = { method, headers: { Accept: "application/json", ...headers }, credentials: "same-origin" };
+  if (method !== "GET") init.headers["X-CSRFToken"] = cookie("csrftoken");
+  if (body instanceof FormData) init.body = body;
+  else if (body !== undefined) { init.body = JSON.stringify(body); init.headers["Content-Type"] = "application/json"; }
+  const response = await fetch(path, init);
+  const data = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
+  if (!response.ok) {
+    const error = new Error(data?.detail || `${response.status} ${response.statusText}`);
+    error.status = response.status;
+    throw error;
+  }
+  return data;
+}
+
+// Multipart upload with progress (fetch has no upload progress events).
+export function upload(path, formData, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", path);
+    xhr.setRequestHeader("X-CSRFToken", cookie("csrftoken"));
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.upload.onprogress = (e) => e.lengthComputable && onProgress?.(e.loaded / e.total);
+    xhr.onload = () => {
+      let data = null;
+      try { data = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
+      if (xhr.status >= 200 && xhr.status < 300) resolve(data);
+      else reject(new Error(data?.detail || `Upload failed (${xhr.status})`));
+    };
+    xhr.onerror = () => reject(new Error("The connection was lost during the upload."));
+    xhr.send(formData);
+  });
+}
+
+// A WebSocket that reconnects with backoff; onMessage gets parsed JSON.
+export function socket(path, onMessage, { onOpen } = {}) {
+  let ws; let delay = 500; let closed = false;
+  const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}`;
+  const open = () => {
+    ws = new WebSocket(url);
+    ws.onopen = () => { delay = 500; onOpen?.(handle); };
+    ws.onmessage = (e) => onMessage(JSON.parse(e.data));
+    ws.onclose = (e) => {
+      if (closed || e.code === 4401 || e.code === 4403) return;
+      setTimeout(open, delay); delay = Math.min(delay * 2, 8000);
+    };
+  };
+  const handle = {
+    send: (msg) => ws?.readyState === WebSocket.OPEN && ws.send(JSON.stringify(msg)),
+    get ready() { return ws?.readyState === WebSocket.OPEN; },
+    close: () => { closed = true; ws?.close(); },
+  };
+  open();
+  return handle;
+}
+
+export function toast(message, kind = "info") {
+  const box = document.getElementById("toasts");
+  if (!box) return;
+  const el = document.createElement("div");
+  el.className = `toast ${kind}`;
+  el.textContent = message;
+  box.append(el);
+  setTimeout(() => el.remove(), kind === "error" ? 7000 : 3500);
+}
+
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") node.className = v; else if (k === "text") node.textContent = v; else node.setAttribute(k, v);
+  }
+  node.append(...children);
+  return node;
+}

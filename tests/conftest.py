@@ -1,0 +1,130 @@
+"""Fixtures for every level of test: in-process API clients, real server processes, real browsers."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.support import CHROMIUM, CHROMIUM_ARGS, need_chromium
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(request, tmp_path, settings):
+    # Files written by in-process tests go to a throwaway folder, never to ./var.
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def make_user(db):
+    from webapp.accounts.services import create_or_update_user
+
+    def make(role: str = "researcher", username: str | None = None, password: str = "pw-123456"):
+        import uuid
+
+        return create_or_update_user(username or f"{role}-{uuid.uuid4().hex[:6]}", role=role, password=password)
+
+    return make
+
+
+@pytest.fixture
+def client_for(db):
+    """An API client authenticated with the user's token (None → anonymous)."""
+    from rest_framework.test import APIClient
+
+    from webapp.accounts.services import token_for
+
+    def make(user=None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def researcher(make_user):
+    return make_user("researcher")
+
+
+def png_bytes(array: np.ndarray | None = None, size=(48, 32)) -> bytes:
+    if array is None:
+        rng = np.random.default_rng(0)
+        array = (rng.random((size[1], size[0], 3)) * 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def sample_png() -> bytes:
+    return png_bytes()
+
+
+@pytest.fixture
+def uploaded_photo(researcher):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from webapp.photos.services import ingest_photo
+
+    return ingest_photo(upload=SimpleUploadedFile("sample.png", png_bytes()), owner=researcher)
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    need_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class Platform:
+    """A running platform: base URL, its environment, and users made for the test session."""
+
+    def __init__(self, base: str, env: dict, proc):
+        self.base, self.env, self.proc = base, env, proc
+        self.ws_base = base.replace("http://", "ws://")
+
+    def add_user(self, username: str, role: str, password: str = "pw-123456") -> str:
+        from tests.support import manage, token_for
+
+        manage(self.env, "adduser", username, "--role", role, "--password", password)
+        return token_for(self.base, username, password)
+
+
+@pytest.fixture(scope="session")
+def embedded_platform(tmp_path_factory):
+    """``manage.py serve`` in embedded mode, exactly as the README runs it, on a free port."""
+    from tests.support import base_env, start_server
+
+    data_dir = tmp_path_factory.mktemp("embedded-data")
+    env = base_env(DATA_DIR=str(data_dir), JOB_STALE_AFTER_SECONDS="10")
+    proc, base = start_server(env, data_dir, embedded=True)
+    yield Platform(base, env, proc)
+    proc.stop()
+
+
+@pytest.fixture
+def page(chromium, request):
+    """A fresh browser page; a screenshot is saved under test-artifacts/ for each test."""
+    from pathlib import Path
+
+    context = chromium.new_context(viewport={"width": 1360, "height": 860})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.js_errors = errors
+    yield page
+    out = Path(__file__).resolve().parents[1] / "test-artifacts"
+    out.mkdir(exist_ok=True)
+    try:
+        page.screenshot(path=str(out / f"{request.node.name}.png"))
+    except Exception:
+        pass
+    context.close()

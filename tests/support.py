@@ -1,0 +1,195 @@
+"""Helpers shared by the test suite: real services, real server processes, real browsers."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+AMQP_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
+
+
+def must_have_everything() -> bool:
+    """CI sets PORTRAIT_LAB_REQUIRE_ALL=1: a missing service is then a failure, not a skip."""
+    return os.environ.get("PORTRAIT_LAB_REQUIRE_ALL") == "1"
+
+
+def need(condition: bool, reason: str) -> None:
+    if condition:
+        return
+    if must_have_everything():
+        pytest.fail(f"required for CI but missing: {reason}")
+    pytest.skip(reason)
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def need_postgres():
+    need(port_open("127.0.0.1", 5432), "PostgreSQL is not listening on 127.0.0.1:5432")
+
+
+def need_redis():
+    need(port_open("127.0.0.1", 6379), "Redis is not listening on 127.0.0.1:6379")
+
+
+def need_rabbitmq():
+    need(port_open("127.0.0.1", 5672), "RabbitMQ is not listening on 127.0.0.1:5672")
+
+
+def need_chromium():
+    need(Path(CHROMIUM).exists(), f"{CHROMIUM} is missing (apt-get install chromium)")
+
+
+@contextmanager
+def scratch_postgres_database():
+    """A fresh database of our own, dropped afterwards: never assume a clean shared one."""
+    import psycopg
+
+    name = f"plab_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def flush_redis_db(url: str) -> None:
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+
+
+def base_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "CELERY_", "CHANNELS_"))}
+    env.update({"PYTHONUNBUFFERED": "1", "DJANGO_SETTINGS_MODULE": "webapp.settings"})
+    env.update(extra)
+    return env
+
+
+def wait_for_http(url: str, timeout: float = 60.0, proc: subprocess.Popen | None = None) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited early with code {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=1.0).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+def wait_for_worker(base_url: str, queue: str, timeout: float = 60.0, name: str | None = None) -> dict:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        workers = httpx.get(f"{base_url}/api/health/", timeout=2.0).json()["workers"]
+        for worker in workers:
+            if queue in worker["queues"] and (name is None or worker["name"] == name):
+                return worker
+        time.sleep(0.3)
+    raise TimeoutError(f"no worker for queue {queue!r} reported within {timeout} s")
+
+
+class Proc:
+    """A child process whose output goes to a log file shown when a test fails."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log_path: Path):
+        self.log_path = log_path
+        self._log = open(log_path, "wb")  # noqa: SIM115  (closed in stop)
+        self.popen = subprocess.Popen(args, cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
+
+    def stop(self, sig: int = 15, timeout: float = 15.0) -> None:
+        if self.popen.poll() is None:
+            try:
+                os.killpg(self.popen.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, 9)
+                self.popen.wait(5)
+        self._log.close()
+
+    def kill(self) -> None:
+        self.stop(sig=9)
+
+    def output(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")[-5000:]
+
+
+def start_server(env: dict[str, str], tmp: Path, *, embedded: bool) -> tuple[Proc, str]:
+    """``manage.py serve`` (embedded) or uvicorn alone (distributed web tier) on a free port."""
+    port = free_port()
+    if embedded:
+        args = [PYTHON, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    else:
+        args = [PYTHON, "-m", "uvicorn", "webapp.asgi:application", "--host", "127.0.0.1",
+                "--port", str(port), "--lifespan", "off", "--log-level", "warning"]
+    proc = Proc(args, env, tmp / f"server-{port}.log")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{base}/api/health/", proc=proc.popen, timeout=90)
+    except Exception:
+        print(proc.output())
+        proc.stop()
+        raise
+    return proc, base
+
+
+def start_celery_worker(env: dict[str, str], tmp: Path, *, queues: str, name: str,
+                        pool: str = "solo") -> Proc:
+    args = [PYTHON, "-m", "celery", "-A", "webapp", "worker", "-Q", queues, "-n", name, "--pool", pool,
+            "--concurrency", "1", "--loglevel", "WARNING", "--without-mingle", "--without-gossip"]
+    return Proc(args, env, tmp / f"worker-{name.replace('@', '_')}.log")
+
+
+def token_for(base: str, username: str, password: str) -> str:
+    import httpx
+
+    response = httpx.post(f"{base}/api/auth/token/", json={"username": username, "password": password})
+    response.raise_for_status()
+    return response.json()["token"]
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run([PYTHON, "manage.py", *args], cwd=REPO, env=env, capture_output=True, text=True,
+                            timeout=180)
+    if result.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout

@@ -1,0 +1,187 @@
+"""Writes for jobs: create, claim, progress, finish, cancel, and recover from dead workers.
+
+A job's status only moves forward: queued → running → succeeded | failed | cancelled.
+Every transition out of ``running`` is a conditional UPDATE, so a cancelled job is never
+overwritten by a late result and two workers never both finish one job.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+import inference.engines as engines
+from webapp.jobs import events
+from webapp.jobs.models import Job
+from webapp.jobs.validation import validate_job_inputs
+
+log = logging.getLogger("portrait_lab.jobs")
+Status = Job.Status
+
+
+class JobRefused(Exception):
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+def create_job(*, owner, engine: str, inputs: dict, params: dict | None = None) -> Job:
+    try:
+        spec = engines.spec(engine)
+    except KeyError:
+        raise JobRefused(f"Unknown engine {engine!r}. Known engines: {', '.join(engines.names())}.") from None
+    try:
+        clean_params = engines.validate_params(spec, params or {})
+    except engines.EngineInputError as exc:
+        raise JobRefused(str(exc)) from exc
+    clean_inputs = validate_job_inputs(spec, inputs, owner)
+    with transaction.atomic():
+        job = Job.objects.create(owner=owner, engine=spec.name, engine_version=spec.version,
+                                 queue=spec.queue, inputs=clean_inputs, params=clean_params)
+        transaction.on_commit(lambda: enqueue(job))
+    return job
+
+
+def enqueue(job: Job) -> None:
+    from webapp.jobs.tasks import run_job
+
+    run_job.apply_async(args=[job.pk], queue=job.queue)
+
+
+def claim_job(job_id: int, *, worker: str, redelivered: bool = False) -> Job | None:
+    """Mark a job running on ``worker``; None when there is nothing (left) to do.
+
+    A message delivered again because its worker died finds the job ``running``: it takes the job
+    over (counting a new attempt) when the broker says so or the old heartbeat is stale, and fails
+    it once JOB_MAX_ATTEMPTS attempts have been spent.
+    """
+    now = timezone.now()
+    stale_before = now - timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS)
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.finished:
+            return None
+        if job.status == Status.RUNNING and not redelivered and job.heartbeat_at and \
+                job.heartbeat_at > stale_before:
+            return None  # another live worker holds it
+        if job.attempts >= settings.JOB_MAX_ATTEMPTS:
+            _finish(job, Status.FAILED, error=_gave_up_message(job))
+            return None
+        job.status = Status.RUNNING
+        job.attempts += 1
+        job.worker = worker
+        job.started_at = job.started_at or now
+        job.heartbeat_at = now
+        job.progress = 0.0
+        job.save(update_fields=["status", "attempts", "worker", "started_at", "heartbeat_at", "progress"])
+    notify(job)
+    return job
+
+
+def _gave_up_message(job: Job) -> str:
+    return (f"The worker running this job stopped {job.attempts} times before finishing "
+            f"(last: {job.worker or 'unknown'}); it was not retried again. Submit it anew, "
+            "and check the worker logs if it keeps happening.")
+
+
+def report_progress(job: Job, fraction: float) -> bool:
+    """Store progress and a heartbeat; False when the job is no longer running (cancelled)."""
+    job.progress = max(0.0, min(1.0, float(fraction)))
+    updated = Job.objects.filter(pk=job.pk, status=Status.RUNNING, worker=job.worker).update(
+        progress=job.progress, heartbeat_at=timezone.now())
+    if updated:
+        notify(job)
+    return bool(updated)
+
+
+def heartbeat(job: Job) -> bool:
+    return bool(Job.objects.filter(pk=job.pk, status=Status.RUNNING, worker=job.worker)
+                .update(heartbeat_at=timezone.now()))
+
+
+def finish_job(job: Job, status: str, *, outputs=None, info=None, error: str = "",
+               run_seconds: float | None = None) -> bool:
+    """Conditional transition out of running; False if the job was cancelled meanwhile."""
+    now = timezone.now()
+    fields = {"status": status, "finished_at": now, "error": error[:5000], "heartbeat_at": now}
+    if status == Status.SUCCEEDED:
+        fields["progress"] = 1.0
+    if outputs is not None:
+        fields["outputs"] = outputs
+    if info is not None:
+        fields["info"] = info
+    if run_seconds is not None:
+        fields["run_seconds"] = run_seconds
+    updated = Job.objects.filter(pk=job.pk, status=Status.RUNNING, worker=job.worker).update(**fields)
+    if updated:
+        job.refresh_from_db()
+        notify(job)
+    return bool(updated)
+
+
+def _finish(job: Job, status: str, *, error: str = "") -> None:
+    job.status = status
+    job.error = error
+    job.finished_at = timezone.now()
+    job.save(update_fields=["status", "error", "finished_at"])
+    transaction.on_commit(lambda: notify(job))
+
+
+def cancel_job(job: Job) -> Job:
+    if job.finished:
+        raise JobRefused(f"The job has already {job.status}.", status=409)
+    with transaction.atomic():
+        updated = Job.objects.filter(pk=job.pk, status__in=[Status.QUEUED, Status.RUNNING]).update(
+            status=Status.CANCELLED, finished_at=timezone.now(), error="Cancelled by the user.")
+    job.refresh_from_db()
+    if not updated:
+        raise JobRefused(f"The job has already {job.status}.", status=409)
+    notify(job)
+    return job
+
+
+def reap_stale_jobs(*, requeue: bool = True) -> int:
+    """Recover running jobs whose worker stopped reporting: retry once, then fail clearly."""
+    stale_before = timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS)
+    count = 0
+    for job in Job.objects.filter(status=Status.RUNNING, heartbeat_at__lt=stale_before):
+        count += recover_job(job, requeue=requeue)
+    return count
+
+
+def recover_job(job: Job, *, requeue: bool = True) -> int:
+    if job.attempts >= settings.JOB_MAX_ATTEMPTS:
+        updated = Job.objects.filter(pk=job.pk, status=Status.RUNNING, heartbeat_at=job.heartbeat_at).update(
+            status=Status.FAILED, finished_at=timezone.now(), error=_gave_up_message(job))
+    else:
+        updated = Job.objects.filter(pk=job.pk, status=Status.RUNNING, heartbeat_at=job.heartbeat_at).update(
+            status=Status.QUEUED, progress=0.0)
+    if updated:
+        job.refresh_from_db()
+        log.warning("job %s: worker %s stopped reporting; now %s", job.pk, job.worker, job.status)
+        notify(job)
+        if job.status == Status.QUEUED and requeue:
+            enqueue(job)
+    return updated
+
+
+def requeue_after_restart() -> int:
+    """Embedded mode: the in-memory broker died with the last process; send its jobs again."""
+    count = 0
+    for job in Job.objects.filter(status__in=[Status.QUEUED, Status.RUNNING]):
+        if job.status == Status.RUNNING:
+            count += recover_job(job)
+        else:
+            enqueue(job)
+            count += 1
+    return count
+
+
+def notify(job: Job) -> None:
+    from webapp.jobs.serializers import job_event
+
+    events.publish(events.user_group(job.owner_id), job_event(job))

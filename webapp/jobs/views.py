@@ -1,0 +1,91 @@
+from datetime import timedelta
+
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+import inference.engines as engines
+from webapp.accounts.models import Role
+from webapp.accounts.permissions import HasRole, IsStaffMember
+from webapp.jobs import services
+from webapp.jobs.models import Job, WorkerStatus
+from webapp.jobs.serializers import JobCreateSerializer, JobSerializer
+from webapp.utils import paginate
+
+# Researchers run jobs for studies and datasets; experts run them while annotating.
+CanRunJobs = HasRole.of(Role.RESEARCHER, Role.EXPERT)
+
+
+def jobs_of(user):
+    return Job.objects.filter(owner=user)
+
+
+class JobListView(APIView):
+    permission_classes = [CanRunJobs]
+
+    @extend_schema(responses=JobSerializer(many=True))
+    def get(self, request):
+        queryset = jobs_of(request.user)
+        wanted = request.query_params.get("status")
+        if wanted:
+            queryset = queryset.filter(status=wanted)
+        return paginate(request, self, queryset, JobSerializer)
+
+    @extend_schema(request=JobCreateSerializer, responses={201: JobSerializer})
+    def post(self, request):
+        body = JobCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            job = services.create_job(owner=request.user, **body.validated_data)
+        except services.JobRefused as exc:
+            return Response({"detail": str(exc)}, status=exc.status)
+        return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
+
+
+class JobDetailView(APIView):
+    permission_classes = [CanRunJobs]
+
+    @extend_schema(responses=JobSerializer)
+    def get(self, request, pk: int):
+        return Response(JobSerializer(get_object_or_404(jobs_of(request.user), pk=pk)).data)
+
+
+class JobCancelView(APIView):
+    permission_classes = [CanRunJobs]
+
+    @extend_schema(request=None, responses=JobSerializer)
+    def post(self, request, pk: int):
+        job = get_object_or_404(jobs_of(request.user), pk=pk)
+        try:
+            job = services.cancel_job(job)
+        except services.JobRefused as exc:
+            return Response({"detail": str(exc)}, status=exc.status)
+        return Response(JobSerializer(job).data)
+
+
+class EngineListView(APIView):
+    permission_classes = [IsStaffMember]
+
+    @extend_schema(responses=inline_serializer("Engine", {"name": serializers.CharField()}, many=True))
+    def get(self, request):
+        return Response([engines.spec(name).describe() for name in engines.names()])
+
+
+class HealthView(APIView):
+    """Public by design (load balancers probe it); it reveals no user data."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(responses=inline_serializer("Health", {"status": serializers.CharField(),
+                                                         "workers": serializers.ListField()}))
+    def get(self, request):
+        recent = timezone.now() - timedelta(seconds=30)
+        workers = [{"name": w.name, "device": w.device, "queues": w.queues, "engines": w.engines,
+                    "loaded": w.loaded, "last_seen": w.last_seen}
+                   for w in WorkerStatus.objects.filter(last_seen__gte=recent)]
+        return Response({"status": "ok", "workers": workers})

@@ -1,0 +1,77 @@
+"""Each worker reports itself (device, queues, engines) and recovers jobs of dead workers."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from celery import signals
+from django.db import close_old_connections
+from django.utils import timezone
+
+log = logging.getLogger("portrait_lab.workers")
+HEARTBEAT_SECONDS = 5.0
+
+
+def detect_device() -> str:
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return f"cuda:{torch.cuda.current_device()}"
+    except Exception:  # no torch or a broken driver: the worker still serves CPU engines
+        pass
+    return "cpu"
+
+
+def engines_for(queues: list[str]) -> list[str]:
+    import inference.engines as engines
+
+    return [name for name in engines.names() if engines.spec(name).queue in queues]
+
+
+def report_worker(name: str, queues: list[str], device: str) -> None:
+    from webapp.jobs.models import WorkerStatus
+    from webapp.jobs.runner import loaded_engines
+
+    WorkerStatus.objects.update_or_create(name=name, defaults={
+        "device": device, "queues": sorted(queues), "engines": engines_for(queues),
+        "loaded": loaded_engines(), "last_seen": timezone.now()})
+
+
+def start_worker_heartbeat(name: str, queues: list[str]) -> threading.Event:
+    """Report every few seconds, and reap jobs whose worker stopped; returns a stop event."""
+    from webapp.jobs.services import reap_stale_jobs
+
+    stop = threading.Event()
+    device = detect_device()
+
+    def loop():
+        while True:
+            try:
+                close_old_connections()
+                report_worker(name, queues, device)
+                reap_stale_jobs()
+            except Exception:
+                log.exception("worker heartbeat failed")
+            if stop.wait(HEARTBEAT_SECONDS):
+                break
+
+    threading.Thread(target=loop, name="worker-heartbeat", daemon=True).start()
+    return stop
+
+
+@signals.worker_ready.connect
+def _on_worker_ready(sender, **kwargs):
+    queues = [q.name for q in sender.task_consumer.queues] if sender.task_consumer else []
+    start_worker_heartbeat(sender.hostname, queues)
+
+
+@signals.worker_shutdown.connect
+def _on_worker_shutdown(sender, **kwargs):
+    from webapp.jobs.models import WorkerStatus
+
+    try:
+        WorkerStatus.objects.filter(name=sender.hostname).delete()
+    except Exception:
+        log.exception("could not deregister worker")

@@ -1,0 +1,49 @@
+"""Demo content for a first run: a researcher account and sample portraits shipped with scikit-image."""
+
+from __future__ import annotations
+
+import io
+import secrets
+
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from webapp.accounts.models import Role, User
+from webapp.accounts.services import create_or_update_user
+
+
+def _sample_photos() -> list[tuple[str, bytes]]:
+    import numpy as np
+    from PIL import Image
+    from skimage import data
+
+    samples = []
+    for name, loader in (("astronaut.png", data.astronaut), ("camera.png", data.camera)):
+        array = np.asarray(loader())
+        buffer = io.BytesIO()
+        Image.fromarray(array).save(buffer, format="PNG")
+        samples.append((name, buffer.getvalue()))
+    return samples
+
+
+def ensure_demo_content() -> list[str]:
+    """Idempotent: creates the demo researcher and sample photos once; returns lines to print."""
+    from webapp.photos.models import Photo
+    from webapp.photos.services import ingest_photo
+
+    lines = []
+    password_file = settings.DATA_DIR / "demo_password"
+    if not User.objects.filter(username="demo").exists():
+        password = secrets.token_urlsafe(9)
+        create_or_update_user("demo", role=Role.RESEARCHER, password=password)
+        password_file.write_text(password)
+        password_file.chmod(0o600)
+    if password_file.exists():
+        lines.append(f"Sign in as demo / {password_file.read_text().strip()} (researcher; "
+                     f"password kept in {password_file})")
+    demo = User.objects.get(username="demo")
+    if not Photo.objects.exists():
+        for name, payload in _sample_photos():
+            ingest_photo(upload=SimpleUploadedFile(name, payload), owner=demo)
+        lines.append("Added sample portraits to the photo library.")
+    return lines

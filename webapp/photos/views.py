@@ -1,0 +1,106 @@
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from webapp.accounts.permissions import IsResearcher, IsStaffMember
+from webapp.photos import selectors, services
+from webapp.photos.models import PhotoGroup
+from webapp.photos.serializers import MaskSerializer, PhotoGroupSerializer, PhotoSerializer
+from webapp.utils import paginate
+
+UploadForm = inline_serializer("PhotoUpload", {"file": serializers.FileField(),
+                                               "group": serializers.IntegerField(required=False)})
+
+
+class PhotoListView(APIView):
+    """GET: the photo library (staff roles). POST multipart ``file``: upload (researchers)."""
+
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_permissions(self):
+        return [IsResearcher()] if self.request.method == "POST" else [IsStaffMember()]
+
+    @extend_schema(responses=PhotoSerializer(many=True))
+    def get(self, request):
+        queryset = selectors.photos_visible_to(request.user)
+        group = request.query_params.get("group")
+        if group and group.isdigit():
+            queryset = queryset.filter(group_id=int(group))
+        return paginate(request, self, queryset, PhotoSerializer)
+
+    @extend_schema(request={"multipart/form-data": UploadForm}, responses={201: PhotoSerializer})
+    def post(self, request):
+        upload = request.FILES.get("file")
+        if upload is None:
+            return Response({"detail": "Send the image in a multipart field named 'file'."},
+                            status=status.HTTP_400_BAD_REQUEST)
+        group = None
+        if request.data.get("group"):
+            group = PhotoGroup.objects.filter(pk=request.data.get("group")).first()
+            if group is None:
+                return Response({"detail": "No such photo group."}, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            photo = services.ingest_photo(upload=upload, owner=request.user, group=group)
+        except services.UploadRefused as exc:
+            return Response({"detail": str(exc)}, status=exc.status)
+        return Response(PhotoSerializer(photo).data, status=status.HTTP_201_CREATED)
+
+
+class PhotoDetailView(APIView):
+    permission_classes = [IsStaffMember]
+
+    @extend_schema(responses=PhotoSerializer)
+    def get(self, request, pk: int):
+        photo = get_object_or_404(selectors.photos_visible_to(request.user), pk=pk)
+        return Response(PhotoSerializer(photo).data)
+
+
+class PhotoMaskView(APIView):
+    """GET the photo's masks; POST multipart ``file`` (+ ``kind``) to attach one (researchers)."""
+
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_permissions(self):
+        return [IsResearcher()] if self.request.method == "POST" else [IsStaffMember()]
+
+    @extend_schema(responses=MaskSerializer(many=True))
+    def get(self, request, pk: int):
+        photo = get_object_or_404(selectors.photos_visible_to(request.user), pk=pk)
+        return Response(MaskSerializer(photo.masks.all(), many=True).data)
+
+    @extend_schema(request={"multipart/form-data": inline_serializer(
+        "MaskUpload", {"file": serializers.FileField(), "kind": serializers.CharField(required=False)})},
+        responses={201: MaskSerializer})
+    def post(self, request, pk: int):
+        photo = get_object_or_404(selectors.photos_visible_to(request.user), pk=pk)
+        upload = request.FILES.get("file")
+        if upload is None:
+            return Response({"detail": "Send the mask image in a multipart field named 'file'."},
+                            status=status.HTTP_400_BAD_REQUEST)
+        try:
+            mask = services.attach_mask(photo=photo, upload=upload,
+                                        kind=request.data.get("kind", "human"), created_by=request.user)
+        except services.UploadRefused as exc:
+            return Response({"detail": str(exc)}, status=exc.status)
+        return Response(MaskSerializer(mask).data, status=status.HTTP_201_CREATED)
+
+
+class PhotoGroupListView(APIView):
+    def get_permissions(self):
+        return [IsResearcher()] if self.request.method == "POST" else [IsStaffMember()]
+
+    @extend_schema(responses=PhotoGroupSerializer(many=True))
+    def get(self, request):
+        return paginate(request, self, PhotoGroup.objects.all(), PhotoGroupSerializer)
+
+    @extend_schema(request=inline_serializer("GroupCreate", {"name": serializers.CharField()}),
+                   responses={201: PhotoGroupSerializer})
+    def post(self, request):
+        name = str(request.data.get("name", "")).strip()
+        if not name:
+            return Response({"detail": "A group needs a name."}, status=status.HTTP_400_BAD_REQUEST)
+        group = services.create_group(name=name, created_by=request.user)
+        return Response(PhotoGroupSerializer(group).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,32 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView
+
+from webapp.accounts.views import MeView, ObtainTokenView
+from webapp.jobs.views import EngineListView, HealthView, JobCancelView, JobDetailView, JobListView
+from webapp.media_views import serve_media
+from webapp.photos.views import PhotoDetailView, PhotoGroupListView, PhotoListView, PhotoMaskView
+
+api = [
+    path("health/", HealthView.as_view(), name="health"),
+    path("auth/token/", ObtainTokenView.as_view(), name="auth-token"),
+    path("me/", MeView.as_view(), name="me"),
+    path("photos/", PhotoListView.as_view(), name="photo-list"),
+    path("photos/<int:pk>/", PhotoDetailView.as_view(), name="photo-detail"),
+    path("photos/<int:pk>/masks/", PhotoMaskView.as_view(), name="photo-masks"),
+    path("groups/", PhotoGroupListView.as_view(), name="group-list"),
+    path("engines/", EngineListView.as_view(), name="engine-list"),
+    path("jobs/", JobListView.as_view(), name="job-list"),
+    path("jobs/<int:pk>/", JobDetailView.as_view(), name="job-detail"),
+    path("jobs/<int:pk>/cancel/", JobCancelView.as_view(), name="job-cancel"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+]
+
+urlpatterns = [
+    path("api/", include(api)),
+    path("admin/", admin.site.urls),
+    re_path(r"^media/(?P<path>.+)$", serve_media, name="media"),
+    path("", include("studies.urls")),
+    path("", include("webapp.interactive.urls")),
+    path("", include("webapp.pages.urls")),
+]
