@@ -83,7 +83,25 @@ def detect_faces(image: np.ndarray, detect_long: int = DETECT_LONG, min_frac: fl
     for f in faces:
         if all(_iou(f, k) < 0.3 and not _contains(k, f) for k in kept):
             kept.append(f)
+    kept = [f for f in kept if _skin_like(small, f)]
     return [f.scaled(1.0 / s) for f in kept]
+
+
+def _skin_like(image: np.ndarray, face: Face) -> bool:
+    """Reject cascade hits on textures: a face core has a warm (a* > 0, b* > 0) chroma.
+
+    Skin of every complexion sits in the red-yellow quadrant of CIE Lab unless the white balance
+    is far off; the thresholds are loose so casts of a few ΔE still pass.
+    """
+    from inference.colour import srgb_to_lab
+
+    x0, y0, x1, y1 = face_core(face)
+    patch = image[max(y0, 0):max(y1, y0 + 1), max(x0, 0):max(x1, x0 + 1)]
+    if patch.size == 0:
+        return False
+    lab = srgb_to_lab(patch).reshape(-1, 3)
+    a, b = float(np.median(lab[:, 1])), float(np.median(lab[:, 2]))
+    return a > 2.5 and b > 2.5 and 10.0 < float(np.median(lab[:, 0])) < 97.0
 
 
 def _iou(a: Face, b: Face) -> float:

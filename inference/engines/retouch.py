@@ -37,7 +37,7 @@ import numpy as np
 from inference.clicks import Click, click_maps, parse_clicks, scale_clicks
 from inference.colour import srgb_to_lab
 from inference.engines import EngineInputError, EngineSpec, register, validate_params
-from inference.people import Face, detect_faces, face_weight_map, person_mask
+from inference.people import Face, detect_faces, face_core, face_weight_map, person_mask
 from inference.segmentation import (
     SuperpixelGraph,
     check_image,
@@ -278,6 +278,8 @@ def _scene(image: np.ndarray, mask: np.ndarray | None):
     work = resize_image(image, wh, ww)
     s = ww / float(w)
     faces = detect_faces(image)
+    if mask is not None:  # with a given people mask, only faces on people count
+        faces = [f for f in faces if _mean_in_box(mask, face_core(f)) > 0.5]
     faces_work = [f.scaled(s) for f in faces]
     if mask is not None:
         prior = resize_image(mask, wh, ww)
@@ -286,6 +288,12 @@ def _scene(image: np.ndarray, mask: np.ndarray | None):
     lab = srgb_to_lab(work)
     face_map = face_weight_map(faces_work, wh, ww)
     return work, lab, faces, faces_work, prior, face_map
+
+
+def _mean_in_box(mask: np.ndarray, box: tuple[int, int, int, int]) -> float:
+    x0, y0, x1, y1 = box
+    patch = mask[max(y0, 0):max(y1, y0 + 1), max(x0, 0):max(x1, x0 + 1)]
+    return float(patch.mean()) if patch.size else 0.0
 
 
 def _round_info(params: dict[str, float]) -> dict[str, float]:
@@ -364,7 +372,7 @@ INTERACTIVE_SPEC = EngineSpec(
     outputs=("image", "mask"),
     params={
         "strength": {"type": "float", "default": 0.8, "min": 0.0, "max": 1.0},
-        "background": {"type": "float", "default": 0.25, "min": 0.0, "max": 1.0},
+        "background": {"type": "float", "default": 0.3, "min": 0.0, "max": 1.0},
     },
     description="Click-guided region-aware retouching: positive clicks pick the region to "
                 "emphasise (stronger retouching), negative clicks a region to leave untouched; "
@@ -387,6 +395,8 @@ class InteractiveState:
     stats: Stats
     faces: list[Face]
     scale_px: float
+    bg_params: dict[str, float]  # automatic, whole-image correction for the non-emphasised part
+    bg_render: np.ndarray
     prepare_ms: float
     renders: dict[tuple, np.ndarray] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -416,8 +426,11 @@ class InteractiveRetouch:
         else:
             scale_px = 0.3 * min(wh, ww)
         grey = (lab[..., 0] / 100.0).astype(np.float32)
+        stats = Stats.from_image(lab, prior, face_map)
+        # the non-emphasised part gets a weak dose of a plain global correction (no region focus)
+        bg_params, _ = estimate_params(stats, emphasis=np.zeros_like(stats.human))
         return InteractiveState((h, w), work, grey, graph, prior, graph.region_mean(prior),
-                                Stats.from_image(lab, prior, face_map), faces, scale_px,
+                                stats, faces, scale_px, bg_params, render(work, bg_params),
                                 (time.perf_counter() - t0) * 1000.0)
 
     def run_clicks(self, state: InteractiveState, clicks, params: dict[str, Any],
@@ -433,9 +446,11 @@ class InteractiveRetouch:
         emph_stats = m[::2, ::2].ravel()
         adj, explain = estimate_params(state.stats, emphasis=emph_stats)
         strength, bg = params["strength"], params["background"]
-        amount = (strength * (m + (1.0 - m) * (1.0 - n) * bg)).astype(np.float32)
+        amount = (strength * m).astype(np.float32)
+        amount_bg = (strength * bg * (1.0 - m) * (1.0 - n)).astype(np.float32)
         info = {
             "params": _round_info(adj),
+            "background_params": _round_info(state.bg_params),
             "faces": [f.as_list() for f in state.faces],
             "faces_found": len(state.faces),
             "clicks": {"positive": sum(c.positive for c in parsed),
@@ -454,7 +469,7 @@ class InteractiveRetouch:
                     if len(state.renders) > 8:
                         state.renders.clear()
                     state.renders[key] = rendered
-            out = _blend(state.work, rendered, amount)
+            out = _blend(state.work, rendered, amount, state.bg_render, amount_bg)
             mask_out = m
         else:
             image = check_image(full_image, "full_image")
@@ -463,7 +478,9 @@ class InteractiveRetouch:
                     f"full_image is {image.shape[1]}×{image.shape[0]} but the session was prepared "
                     f"for {w}×{h}")
             amount_full = upsample_mask(amount, h, w)
-            out = _blend(image, render(image, adj), amount_full)
+            amount_bg_full = upsample_mask(amount_bg, h, w) if bg > 0 else None
+            bg_full = render(image, state.bg_params) if bg > 0 else None
+            out = _blend(image, render(image, adj), amount_full, bg_full, amount_bg_full)
             mask_out = upsample_mask(m, h, w)
         info["ms"] = {"segment": round((t_seg - t0) * 1000.0, 1),
                       "total": round((time.perf_counter() - t0) * 1000.0, 1),
@@ -514,10 +531,16 @@ class InteractiveRetouch:
         return emph_f, neg_f
 
 
-def _blend(base: np.ndarray, target: np.ndarray, amount: np.ndarray) -> np.ndarray:
-    """base + amount·(target − base), clipped; numexpr keeps 24 MP blends fast and lean."""
+def _blend(base: np.ndarray, target: np.ndarray, amount: np.ndarray,
+           target2: np.ndarray | None = None, amount2: np.ndarray | None = None) -> np.ndarray:
+    """base + amount·(target − base) [+ amount2·(target2 − base)], clipped (numexpr: fast, lean)."""
     import numexpr as ne
 
-    out = ne.evaluate("base + a * (target - base)",
-                      local_dict={"base": base, "target": target, "a": amount[..., None]})
+    if target2 is None or amount2 is None:
+        out = ne.evaluate("base + a * (target - base)",
+                          local_dict={"base": base, "target": target, "a": amount[..., None]})
+    else:
+        out = ne.evaluate("base + a * (target - base) + a2 * (target2 - base)",
+                          local_dict={"base": base, "target": target, "a": amount[..., None],
+                                      "target2": target2, "a2": amount2[..., None]})
     return np.clip(out, 0.0, 1.0, out=out).astype(np.float32, copy=False)
