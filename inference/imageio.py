@@ -372,9 +372,9 @@ def _orient(a: np.ndarray | None, orientation: int | None) -> np.ndarray | None:
 def _to_float(a: np.ndarray) -> tuple[np.ndarray, int]:
     """Integer or float pixel array → float32 in [0, 1] and its bit depth (8 or 16)."""
     if a.dtype == np.uint8:
-        return a.astype(np.float32) * np.float32(1 / 255), 8
+        return np.multiply(a, np.float32(1 / 255), dtype=np.float32), 8  # one pass, no temporary
     if a.dtype.kind == "u" and a.dtype.itemsize == 2:
-        return a.astype(np.float32) * np.float32(1 / 65535), 16
+        return np.multiply(a, np.float32(1 / 65535), dtype=np.float32), 16
     if a.dtype.kind in "iu":
         hi = float(a.max()) if a.size else 0.0
         scale = 65535.0 if hi <= 65535 else float(np.iinfo(a.dtype).max)
@@ -673,6 +673,9 @@ def encode_jpeg(rgb: np.ndarray, quality: int = 92) -> bytes:
 
 
 def encode_tiff16(rgb: np.ndarray) -> bytes:
-    """16-bit RGB TIFF (Deflate-compressed) of an H×W×3 [0, 1] float image; :func:`decode` reads it."""
-    return _imencode(".tiff", to_uint16(rgb), [cv2.IMWRITE_TIFF_COMPRESSION,
-                                               cv2.IMWRITE_TIFF_COMPRESSION_ADOBE_DEFLATE])
+    """16-bit RGB TIFF of an H×W×3 [0, 1] float image; :func:`decode` reads it back exactly.
+
+    Uncompressed on purpose: the low bits of 16-bit photographs are noise, so LZW/Deflate save ~5 %
+    of the size for 10-40× the time (24 MP: ~0.2 s uncompressed vs 2.2 s LZW, 8.9 s Deflate).
+    """
+    return _imencode(".tiff", to_uint16(rgb), [cv2.IMWRITE_TIFF_COMPRESSION, cv2.IMWRITE_TIFF_COMPRESSION_NONE])
