@@ -63,14 +63,21 @@ def poly_features(rgb: np.ndarray) -> np.ndarray:
 
 def fit_colour_polynomial(src: np.ndarray, dst: np.ndarray, ridge: float = 1e-4,
                           max_samples: int = 40000, seed: int = 0) -> np.ndarray:
-    """Least-squares 20×3 coefficients mapping src RGB (N×3) to dst RGB (N×3)."""
+    """Least-squares 20×3 coefficients mapping src RGB (N×3) to dst RGB (N×3).
+
+    The ridge penalty acts on the *change* (dst − src), so it shrinks towards the identity mapping,
+    not towards black: colours outside the fitted range extrapolate gently.
+    """
     if len(src) > max_samples:
         idx = np.random.default_rng(seed).choice(len(src), max_samples, replace=False)
         src, dst = src[idx], dst[idx]
-    x = poly_features(src.astype(np.float64))
+    src = src.astype(np.float64)
+    x = poly_features(src)
     a = x.T @ x + ridge * len(x) * np.eye(x.shape[1])
     a[0, 0] -= ridge * len(x)  # do not shrink the constant term
-    return np.linalg.solve(a, x.T @ dst.astype(np.float64))
+    coef = np.linalg.solve(a, x.T @ (dst.astype(np.float64) - src))
+    coef[1:4] += np.eye(3)
+    return coef
 
 
 def apply_colour_polynomial(rgb: np.ndarray, coef: np.ndarray) -> np.ndarray:
@@ -202,6 +209,8 @@ class HarmonizeEngine:
         if inputs.get("reference") is None:
             raise EngineInputError("reference is required")
         ref = reference_mask(inputs["reference"], h, w)
+        if params["strength"] == 0.0:
+            return {"image": image.copy(), "info": {"strength": 0.0}}
         low, fg, target, info = self.lowres(image, mask, ref, params)
         coef = fit_colour_polynomial(low[fg], target[fg])
         if progress:
