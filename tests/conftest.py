@@ -12,9 +12,10 @@ from tests.support import CHROMIUM, CHROMIUM_ARGS, need_chromium
 
 
 @pytest.fixture(autouse=True)
-def _media_in_tmp(request, tmp_path, settings):
+def _media_in_tmp(request, tmp_path):
     # Files written by in-process tests go to a throwaway folder, never to ./var.
-    settings.MEDIA_ROOT = tmp_path / "media"
+    if request.config.pluginmanager.hasplugin("django"):
+        request.getfixturevalue("settings").MEDIA_ROOT = tmp_path / "media"
 
 
 @pytest.fixture

@@ -55,3 +55,6 @@ class WorkerStatus(models.Model):
 
     class Meta:
         ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.device})"

@@ -55,3 +55,6 @@ class Mask(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} mask of photo {self.photo_id}"

@@ -1,0 +1,210 @@
+"""Worker side of an interactive session: a per-worker LRU cache of prepared engine state, and
+one click's incremental work.
+
+``prepare()`` runs once per session (on the display proxy, ≤ 1600 px long side, so face detection
+sees as much as it would on the original); each click then costs only ``run_clicks`` at working
+resolution (short side 360 px) plus two small PNG encodes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.utils import timezone
+
+import inference.engines as engines
+from inference import imageio
+from inference.clicks import parse_clicks, scale_clicks
+from inference.metrics import residual_map
+from webapp.interactive.models import InteractiveSession
+from webapp.interactive.seqstore import get_store
+from webapp.jobs import events
+
+log = logging.getLogger("portrait_lab.interactive")
+CACHE_SIZE = int(os.environ.get("INTERACTIVE_CACHE_SIZE", 8))
+
+
+def worker_queue_name(hostname: str) -> str:
+    """The queue only this worker consumes: clicks of the sessions whose state it holds."""
+    return f"interactive.{hostname}"
+
+
+@dataclass
+class CachedSession:
+    session_id: str
+    owner_id: int
+    engine_name: str
+    photo_size: tuple[int, int]  # original (width, height): clicks arrive in these pixels
+    prep_size: tuple[int, int]  # (width, height) of the image prepare() saw
+    state: Any = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    prepared_ms: float = 0.0
+
+
+class SessionCache:
+    """LRU: session id → prepared engine state (thread-safe; one prepare per session)."""
+
+    def __init__(self, size: int = CACHE_SIZE):
+        self.size = size
+        self._items: OrderedDict[str, CachedSession] = OrderedDict()
+        self._lock = threading.Lock()
+        self.prepares = 0  # how many times prepare() ran (tests, bench)
+
+    def get_or_create(self, session_id: str, factory) -> CachedSession:
+        with self._lock:
+            entry = self._items.get(session_id)
+            if entry is not None:
+                self._items.move_to_end(session_id)
+                return entry
+        entry = factory()
+        with self._lock:
+            existing = self._items.get(session_id)
+            if existing is not None:
+                return existing
+            self._items[session_id] = entry
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+            return entry
+
+    def __contains__(self, session_id) -> bool:
+        with self._lock:
+            return str(session_id) in self._items
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.prepares = 0
+
+
+cache = SessionCache()
+
+
+def _load_display(photo) -> np.ndarray:
+    name = photo.display.name or photo.working.name
+    with default_storage.open(name, "rb") as fh:
+        return imageio.decode(fh.read(), max_pixels=10**9).rgb
+
+
+def _entry_for(session_id: str) -> CachedSession:
+    def factory():
+        session = InteractiveSession.objects.select_related("photo").get(pk=session_id)
+        return CachedSession(str(session.pk), session.owner_id, session.engine,
+                             (session.photo.width, session.photo.height), (0, 0))
+
+    entry = cache.get_or_create(session_id, factory)
+    with entry.lock:
+        if entry.state is None:
+            t0 = time.perf_counter()
+            session = InteractiveSession.objects.select_related("photo").get(pk=session_id)
+            image = _load_display(session.photo)
+            engine = _engine(entry.engine_name)
+            entry.state = engine.prepare(image)
+            entry.prep_size = (image.shape[1], image.shape[0])
+            entry.prepared_ms = (time.perf_counter() - t0) * 1000.0
+            cache.prepares += 1
+    return entry
+
+
+def _engine(name: str):
+    from webapp.jobs.runner import warm_engine
+
+    engine = warm_engine(name)
+    if not hasattr(engine, "prepare") or not hasattr(engine, "run_clicks"):
+        raise engines.EngineInputError(f"engine {name} has no interactive session API")
+    return engine
+
+
+def _superseded(session_id: str, seq: int) -> bool:
+    latest = get_store().get(session_id)
+    return latest is not None and latest > seq
+
+
+def _publish(session_id: str, message: dict) -> None:
+    from webapp.interactive.models import session_group
+
+    events.publish(session_group(session_id), message)
+
+
+def execute_click(session_id: str, seq: int, clicks, params: dict | None, *, worker: str) -> str:
+    """Run one click message; returns "done", "superseded", "error" or "missing".
+
+    Publishes ``session.result`` (or ``session.error``) to the session's group for the consumer.
+    """
+    session_id = str(session_id)
+    if _superseded(session_id, seq):
+        return "superseded"
+    t0 = time.perf_counter()
+    queue = worker_queue_name(worker)
+    try:
+        entry = _entry_for(session_id)
+    except InteractiveSession.DoesNotExist:
+        return "missing"
+    except engines.EngineInputError as exc:
+        _publish(session_id, {"type": "session.error", "seq": seq, "detail": str(exc), "worker_queue": queue})
+        return "error"
+    except Exception as exc:
+        log.exception("session %s: prepare failed", session_id)
+        _publish(session_id, {"type": "session.error", "seq": seq, "worker_queue": queue,
+                              "detail": f"The engine could not prepare this photo: {type(exc).__name__}: {exc}"})
+        return "error"
+    try:
+        w, h = entry.photo_size
+        pw, ph = entry.prep_size
+        parsed = parse_clicks(clicks, w, h)
+        scaled = scale_clicks(parsed, pw / w, ph / h, pw, ph)
+        engine = _engine(entry.engine_name)
+        result = engine.run_clicks(entry.state, [{"x": c.x, "y": c.y, "positive": c.positive} for c in scaled],
+                                   params or {})
+        if _superseded(session_id, seq):  # overtaken while it ran: nobody wants this picture
+            return "superseded"
+        out = np.clip(result["image"], 0.0, 1.0)
+        residual = residual_map(out, entry.state.work)
+        prefix = f"sessions/{session_id}/{seq}"
+        path = default_storage.save(f"{prefix}-result.png", ContentFile(imageio.encode_png(out)))
+        rpath = default_storage.save(f"{prefix}-residual.png", ContentFile(
+            imageio.encode_png(np.repeat(residual[..., None], 3, axis=2))))
+    except engines.EngineInputError as exc:
+        _publish(session_id, {"type": "session.error", "seq": seq, "detail": str(exc), "worker_queue": queue})
+        return "error"
+    except Exception as exc:
+        log.exception("session %s: click %s failed", session_id, seq)
+        _publish(session_id, {"type": "session.error", "seq": seq, "worker_queue": queue,
+                              "detail": f"The engine failed: {type(exc).__name__}: {exc}"})
+        return "error"
+    server_ms = round((time.perf_counter() - t0) * 1000.0, 1)
+    _publish(session_id, {"type": "session.result", "seq": seq, "url": default_storage.url(path),
+                          "residual_url": default_storage.url(rpath), "server_ms": server_ms,
+                          "worker_queue": queue, "info": _small_info(result.get("info"))})
+    _remember_worker(session_id, queue, seq)
+    return "done"
+
+
+def _small_info(info) -> dict:
+    if not isinstance(info, dict):
+        return {}
+    keep = ("clicks", "emphasis_fraction", "faces_found", "working_size", "ms")
+    return {k: info[k] for k in keep if k in info}
+
+
+_remembered: dict[str, str] = {}
+
+
+def _remember_worker(session_id: str, queue: str, seq: int) -> None:
+    """Record the sticky queue on the session row (once per session and worker, not per click)."""
+    if _remembered.get(session_id) == queue:
+        return
+    InteractiveSession.objects.filter(pk=session_id).update(worker_queue=queue, last_result_at=timezone.now())
+    _remembered[session_id] = queue
