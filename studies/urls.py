@@ -1,3 +1,32 @@
-"""URLs (API under /api/, pages at the top level); filled in by this app's issue."""
+"""User-study URLs: researcher API under /api/studies/, participant API under /api/participate/,
+pages at /studies/ (researchers) and /s/<public id>/ (participants)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from studies import api, pages, participate
+
+urlpatterns = [
+    path("api/studies/", api.StudyListView.as_view(), name="study-list"),
+    path("api/studies/<int:pk>/", api.StudyDetailView.as_view(), name="study-detail"),
+    path("api/studies/<int:pk>/methods/", api.MethodListView.as_view(), name="study-methods"),
+    path("api/studies/<int:pk>/items/", api.ItemListView.as_view(), name="study-items"),
+    path("api/studies/<int:pk>/import/", api.ImportView.as_view(), name="study-import"),
+    path("api/studies/<int:pk>/status/", api.StatusView.as_view(), name="study-status"),
+    path("api/studies/<int:pk>/results/", api.ResultsView.as_view(), name="study-results"),
+    path("api/studies/<int:pk>/votes.csv", api.VotesCsvView.as_view(), name="study-votes"),
+    path("api/studies/<int:pk>/results.tex", api.LatexView.as_view(), name="study-latex"),
+    path("api/studies/<int:pk>/dashboard/", api.DashboardView.as_view(), name="study-dashboard"),
+    path("api/studies/<int:pk>/participants/<int:participant_id>/", api.ParticipantView.as_view(),
+         name="study-participant"),
+    path("api/studies/<int:pk>/images/<int:output_id>/", api.OutputImageView.as_view(), name="study-image"),
+    path("api/participate/next/", participate.next_trial, name="participate-next"),
+    path("api/participate/screen/", participate.screen, name="participate-screen"),
+    path("api/participate/trials/<str:trial_id>/response/", participate.respond, name="participate-respond"),
+    path("api/participate/img/<str:token>/", participate.image, name="participate-image"),
+    path("api/participate/<str:public_id>/", participate.study_info, name="participate-info"),
+    path("api/participate/<str:public_id>/join/", participate.join, name="participate-join"),
+    path("studies/", pages.study_list, name="studies"),
+    path("studies/<int:pk>/", pages.study_setup, name="study-setup"),
+    path("studies/<int:pk>/results/", pages.study_results, name="study-results-page"),
+    path("s/<str:public_id>/", pages.participate, name="participate"),
+]

@@ -1,0 +1,236 @@
+"""Researcher API (DRF): thin views over services (writes) and selectors (reads)."""
+
+from __future__ import annotations
+
+import json
+
+from django.core.files.storage import default_storage
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from studies import export, selectors, services
+from studies.analysis import to_json
+from studies.models import Output, Study
+from webapp.accounts.permissions import IsResearcher
+
+
+class StudySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Study
+        fields = ["id", "title", "public_id", "kind", "allow_tie", "rank_k", "instructions", "consent_text",
+                  "practice_trials", "participants_wanted", "trials_per_participant", "attention_every",
+                  "attention_threshold", "schedule", "min_width", "min_height", "completion_code",
+                  "prolific_redirect", "status", "seed", "joined", "created_at"]
+        read_only_fields = ["id", "public_id", "status", "joined", "created_at"]
+
+
+def _refused(exc: services.StudyError) -> Response:
+    return Response({"detail": str(exc)}, status=exc.status)
+
+
+class ResearcherView(APIView):
+    permission_classes = [IsResearcher]
+
+    def study(self, request, pk: int) -> Study:
+        return get_object_or_404(selectors.studies_for(request.user), pk=pk)
+
+
+def study_detail(study: Study) -> dict:
+    data = StudySerializer(study).data
+    data["methods"] = [{"id": m.id, "name": m.name} for m in study.methods.all()]
+    items = []
+    for item in study.items.prefetch_related("outputs__method"):
+        items.append({"id": item.id, "name": item.name, "subset": item.subset,
+                      "outputs": {o.method.name: o.id for o in item.outputs.all()}})
+    data["items"] = items
+    data["subsets"] = sorted({i["subset"] or "all" for i in items})
+    data["share_path"] = f"/s/{study.public_id}/"
+    data["summary"] = selectors.study_summary(study)
+    return data
+
+
+class StudyListView(ResearcherView):
+    def get(self, request):
+        out = []
+        for study in selectors.studies_for(request.user):
+            row = StudySerializer(study).data
+            row["summary"] = selectors.study_summary(study)
+            out.append(row)
+        return Response({"results": out})
+
+    def post(self, request):
+        body = StudySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            study = services.create_study(owner=request.user, **body.validated_data)
+        except services.StudyError as exc:
+            return _refused(exc)
+        return Response(study_detail(study), status=status.HTTP_201_CREATED)
+
+
+class StudyDetailView(ResearcherView):
+    def get(self, request, pk):
+        return Response(study_detail(self.study(request, pk)))
+
+    def patch(self, request, pk):
+        study = self.study(request, pk)
+        body = StudySerializer(study, data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        try:
+            services.update_study(study, **body.validated_data)
+        except services.StudyError as exc:
+            return _refused(exc)
+        return Response(study_detail(study))
+
+
+class MethodListView(ResearcherView):
+    def post(self, request, pk):
+        study = self.study(request, pk)
+        try:
+            method = services.add_method(study, str(request.data.get("name", "")))
+        except services.StudyError as exc:
+            return _refused(exc)
+        return Response({"id": method.id, "name": method.name}, status=status.HTTP_201_CREATED)
+
+
+class ItemListView(ResearcherView):
+    """multipart: name, subset, input (file), and one file per method named ``output:<method>``."""
+
+    parser_classes = [MultiPartParser, FormParser]
+
+    def post(self, request, pk):
+        study = self.study(request, pk)
+        upload = request.FILES.get("input")
+        if upload is None:
+            return Response({"detail": "Send the input image as 'input'."}, status=400)
+        outputs = {key.split(":", 1)[1]: f.read() for key, f in request.FILES.items() if key.startswith("output:")}
+        try:
+            item = services.add_item(study, name=str(request.data.get("name") or upload.name),
+                                     subset=str(request.data.get("subset", "")), input_bytes=upload.read(),
+                                     outputs=outputs)
+        except services.StudyError as exc:
+            return _refused(exc)
+        return Response({"id": item.id, "name": item.name}, status=status.HTTP_201_CREATED)
+
+
+class ImportView(ResearcherView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    def post(self, request, pk):
+        study = self.study(request, pk)
+        upload = request.FILES.get("archive")
+        if upload is None:
+            return Response({"detail": "Send a zip archive as 'archive'."}, status=400)
+        try:
+            added = services.import_archive(study, upload.read())
+        except services.StudyError as exc:
+            return _refused(exc)
+        return Response({"added": added, "study": study_detail(study)}, status=status.HTTP_201_CREATED)
+
+
+class StatusView(ResearcherView):
+    parser_classes = [JSONParser]
+
+    def post(self, request, pk):
+        study = self.study(request, pk)
+        try:
+            services.set_status(study, str(request.data.get("status", "")))
+        except services.StudyError as exc:
+            return _refused(exc)
+        return Response(study_detail(study))
+
+
+def _flag(request, name: str) -> bool:
+    return request.query_params.get(name, "").lower() in {"1", "true", "yes"}
+
+
+def _int(request, name: str, default: int, high: int) -> int:
+    try:
+        return max(0, min(int(request.query_params.get(name, default)), high))
+    except ValueError:
+        return default
+
+
+class ResultsView(ResearcherView):
+    """studies.analysis JSON of the votes votes.csv exports (same defaults as the CLI:
+    ``?bootstrap=N&seed=S&details=1`` match ``--bootstrap N --seed S --details``)."""
+
+    def get(self, request, pk):
+        study = self.study(request, pk)
+        res = selectors.results(study, bootstrap=_int(request, "bootstrap", 0, 5000), seed=_int(request, "seed", 0,
+                                2**31), details=_flag(request, "details"), include_excluded=_flag(request, "all"))
+        body = to_json(res)
+        response = HttpResponse(body, content_type="application/json")
+        if _flag(request, "download"):
+            response["Content-Disposition"] = f'attachment; filename="study-{study.pk}-results.json"'
+        return response
+
+
+class VotesCsvView(ResearcherView):
+    def get(self, request, pk):
+        study = self.study(request, pk)
+        text = selectors.votes_csv(selectors.vote_records(study, include_excluded=_flag(request, "all")))
+        response = HttpResponse(text, content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="study-{study.pk}-votes.csv"'
+        return response
+
+
+class LatexView(ResearcherView):
+    def get(self, request, pk):
+        study = self.study(request, pk)
+        res = selectors.results(study, bootstrap=_int(request, "bootstrap", 0, 5000))
+        response = HttpResponse(export.latex_table(res, caption=study.title), content_type="text/plain")
+        response["Content-Disposition"] = f'attachment; filename="study-{study.pk}-table.tex"'
+        return response
+
+
+class DashboardView(ResearcherView):
+    """Everything the results page draws: analysis with CIs and details, per subset, win matrices,
+    participant quality. Computed on demand (the page asks after a debounced WebSocket event)."""
+
+    def get(self, request, pk):
+        study = self.study(request, pk)
+        quality = selectors.participant_quality(study)
+        records = selectors.vote_records(study)
+        res = selectors.results(study, bootstrap=_int(request, "bootstrap", 200, 2000), details=True)
+        conds = res["conditions"]
+        subsets = sorted({r["subset"] for r in records})
+        matrices = {"all": selectors.win_matrix(records, conds)}
+        for name in subsets:
+            matrices[name] = selectors.win_matrix([r for r in records if r["subset"] == name], conds)
+        body = {"study": StudySerializer(study).data, "summary": selectors.study_summary(study),
+                "results": res, "win_matrix": matrices, "participants": quality, "votes": len(records)}
+        return HttpResponse(json.dumps(body, default=str, allow_nan=False), content_type="application/json")
+
+
+class ParticipantView(ResearcherView):
+    parser_classes = [JSONParser]
+
+    def patch(self, request, pk, participant_id):
+        study = self.study(request, pk)
+        participant = get_object_or_404(study.participants, pk=participant_id)
+        excluded = request.data.get("excluded")
+        if excluded not in (True, False, None):
+            return Response({"detail": "excluded must be true, false or null (automatic)."}, status=400)
+        services.set_exclusion(participant, excluded)
+        return Response({"id": participant.id, "excluded": excluded})
+
+
+class OutputImageView(ResearcherView):
+    """Researcher preview of a stored image (input or output); never reachable by participants."""
+
+    def get(self, request, pk, output_id):
+        study = self.study(request, pk)
+        if output_id == 0:
+            item = get_object_or_404(study.items, pk=int(request.query_params.get("item", 0)))
+            path = item.input_image.name
+        else:
+            path = get_object_or_404(Output, pk=output_id, item__study=study).image.name
+        with default_storage.open(path, "rb") as fh:
+            response = HttpResponse(fh.read(), content_type="image/jpeg")
+        response["Cache-Control"] = "private, max-age=3600"
+        return response

@@ -1,0 +1,191 @@
+"""User studies: a study has methods and items (an input plus one output per method); participants
+(not users: they hold a random token whose SHA-256 is stored) answer trials; each trial has at most
+one response (unique constraint), and (participant, idempotency_key) is unique too.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+
+DEFAULT_INSTRUCTIONS = (
+    "You will see a portrait photograph and two retouched versions of it. Choose the version you "
+    "prefer. Ask yourself: does it look realistic? Are there artifacts (halos, blotches, colour "
+    "shifts)? Above all, are the people in harmony with each other and with the background - "
+    "similar exposure, colour and contrast, as if lit by the same light?"
+)
+DEFAULT_CONSENT = (
+    "This is a research study on the perceived quality of retouched portraits. Taking part is "
+    "voluntary; you may stop at any time. We record your answers, response times, screen size and "
+    "browser, and the platform identifiers passed in the link (for payment). No other personal data "
+    "is collected. Data are used only for research and published in aggregate form."
+)
+
+
+def new_public_id() -> str:
+    return secrets.token_urlsafe(9)
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(18)
+
+
+class Study(models.Model):
+    class Kind(models.TextChoices):
+        PAIRWISE = "pairwise", "Pairwise A/B"
+        RANKING = "ranking", "Ranking of K results"
+
+    class Schedule(models.TextChoices):
+        BALANCED = "balanced", "Balanced"
+        ADAPTIVE = "adaptive", "Adaptive (information gain)"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="studies")
+    title = models.CharField(max_length=200)
+    public_id = models.CharField(max_length=32, unique=True, default=new_public_id)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PAIRWISE)
+    allow_tie = models.BooleanField(default=False)
+    rank_k = models.PositiveSmallIntegerField(default=3)
+    instructions = models.TextField(default=DEFAULT_INSTRUCTIONS)
+    consent_text = models.TextField(default=DEFAULT_CONSENT)
+    practice_trials = models.PositiveSmallIntegerField(default=2)
+    participants_wanted = models.PositiveIntegerField(default=20)
+    trials_per_participant = models.PositiveIntegerField(default=50)
+    attention_every = models.PositiveSmallIntegerField(default=10)  # one gold trial per N trials; 0 = none
+    attention_threshold = models.FloatField(default=0.75)
+    schedule = models.CharField(max_length=16, choices=Schedule.choices, default=Schedule.BALANCED)
+    min_width = models.PositiveIntegerField(default=1000)
+    min_height = models.PositiveIntegerField(default=600)
+    completion_code = models.CharField(max_length=64, blank=True)  # Prolific's code; blank → one per person
+    prolific_redirect = models.BooleanField(default=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    seed = models.IntegerField(default=0)
+    joined = models.PositiveIntegerField(default=0)  # participants so far (schedule slot counter)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Method(models.Model):
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="methods")
+    name = models.CharField(max_length=100)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [models.UniqueConstraint(fields=["study", "name"], name="study_method_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Item(models.Model):
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="items")
+    name = models.CharField(max_length=200)
+    subset = models.CharField(max_length=100, blank=True)
+    input_image = models.FileField(upload_to="studies/img/")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["study", "name"], name="study_item_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Output(models.Model):
+    """One method's result for one item, re-encoded (JPEG, no metadata, the input's size)."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="outputs")
+    method = models.ForeignKey(Method, on_delete=models.CASCADE, related_name="outputs")
+    image = models.FileField(upload_to="studies/img/")
+    degraded = models.FileField(upload_to="studies/img/")  # for attention checks
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["item", "method"], name="item_method_unique")]
+
+    def __str__(self) -> str:
+        return f"output {self.pk}"
+
+
+class Participant(models.Model):
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="participants")
+    token_hash = models.CharField(max_length=64, unique=True)
+    slot = models.PositiveIntegerField()  # join order; picks the balanced block
+    label = models.CharField(max_length=16)  # "P007": what researchers and exports see
+    params = models.JSONField(default=dict, blank=True)
+    screen = models.JSONField(default=dict, blank=True)
+    consent_at = models.DateTimeField()
+    completion_code = models.CharField(max_length=64)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    excluded = models.BooleanField(null=True, blank=True)  # None: automatic (attention checks)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slot"]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class Trial(models.Model):
+    public_id = models.CharField(max_length=32, unique=True, default=new_public_id)
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="trials")
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="trials")
+    position = models.PositiveIntegerField()
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="+")
+    practice = models.BooleanField(default=False)
+    attention = models.BooleanField(default=False)
+    # Pairwise: left/right outputs. Ranking: candidates (output ids, display order).
+    left = models.ForeignKey(Output, null=True, on_delete=models.CASCADE, related_name="+")
+    right = models.ForeignKey(Output, null=True, on_delete=models.CASCADE, related_name="+")
+    candidates = models.JSONField(default=list, blank=True)
+    degraded_side = models.CharField(max_length=8, blank=True)  # attention: "left"/"right"/index
+
+    class Meta:
+        ordering = ["position"]
+        indexes = [models.Index(fields=["participant", "position"])]
+
+    def __str__(self) -> str:
+        return self.public_id
+
+
+class TrialImage(models.Model):
+    """An opaque, per-trial image URL token → the stored file (never a method name)."""
+
+    token = models.CharField(max_length=40, unique=True, default=new_token)
+    trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="image_tokens")
+    role = models.CharField(max_length=8)  # input, left, right, c0, c1, ...
+    path = models.CharField(max_length=300)
+
+    def __str__(self) -> str:
+        return self.token
+
+
+class Response(models.Model):
+    trial = models.OneToOneField(Trial, on_delete=models.CASCADE, related_name="response")
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="responses")
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="responses")
+    idempotency_key = models.CharField(max_length=80)
+    choice = models.CharField(max_length=8, blank=True)  # left / right / tie
+    order = models.JSONField(null=True, blank=True)  # ranking: candidate indexes, best first
+    elapsed_ms = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["participant", "idempotency_key"],
+                                               name="response_idempotency_unique")]
+
+    def __str__(self) -> str:
+        return f"response {self.pk}"

@@ -1,0 +1,41 @@
+"""Browser pages: shells that talk to the same API."""
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.clickjacking import xframe_options_deny
+
+from studies import selectors
+from studies.models import Study
+from webapp.accounts.permissions import user_has_role
+
+
+def _researcher(request):
+    if not user_has_role(request.user, "researcher"):
+        raise PermissionDenied("Only researchers run user studies.")
+
+
+@login_required
+def study_list(request):
+    _researcher(request)
+    return render(request, "studies/list.html")
+
+
+@login_required
+def study_setup(request, pk: int):
+    _researcher(request)
+    study = get_object_or_404(selectors.studies_for(request.user), pk=pk)
+    return render(request, "studies/setup.html", {"study": study})
+
+
+@login_required
+def study_results(request, pk: int):
+    _researcher(request)
+    study = get_object_or_404(selectors.studies_for(request.user), pk=pk)
+    return render(request, "studies/results.html", {"study": study})
+
+
+@xframe_options_deny
+def participate(request, public_id: str):
+    study = get_object_or_404(Study, public_id=public_id)
+    return render(request, "studies/participate.html", {"public_id": study.public_id, "title": study.title})

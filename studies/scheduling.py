@@ -1,0 +1,76 @@
+"""Which trials a participant gets: balanced blocks (studies.analysis.balanced_schedule), ranking
+blocks, practice trials and adaptive pair choice (studies.analysis.next_pair). Pure functions of
+method/item ids so they are easy to test; services.py turns them into rows."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from studies.analysis import balanced_schedule, next_pair
+from studies.analysis.design import ATTENTION_DEGRADED
+
+DEGRADED = ATTENTION_DEGRADED
+
+
+def pairwise_block(methods: list[int], items: list[int], slot: int, n_wanted: int, per_participant: int,
+                   attention_every: int, seed: int) -> list[dict]:
+    """Block ``slot`` of the balanced schedule. Trials: item, left, right (method ids or DEGRADED),
+    attention. The schedule is computed for max(n_wanted, slot + 1) participants, so the first
+    n_wanted participants together cover every pair of every item equally often."""
+    n = max(n_wanted, slot + 1)
+    blocks = balanced_schedule(methods, items, n, trials_per_participant=per_participant,
+                               attention_every=attention_every, seed=seed)
+    return [dict(item=t["item"], left=t["left"], right=t["right"], attention=t["attention_check"])
+            for t in blocks[slot]]
+
+
+def ranking_block(methods: list[int], items: list[int], slot: int, per_participant: int, k: int,
+                  attention_every: int, seed: int) -> list[dict]:
+    """Items dealt out in shuffled copies (participant ``slot`` continues where ``slot - 1`` ended);
+    each trial ranks ``k`` methods in random display order. An attention trial replaces one
+    candidate with a degraded copy of another (that copy must be ranked last)."""
+    k = max(2, min(k, len(methods)))
+    rng = np.random.default_rng([seed, slot])
+    order_rng = np.random.default_rng(seed)
+    start = slot * per_participant
+    seq: list[int] = []
+    while len(seq) < start + per_participant:
+        seq.extend(int(i) for i in order_rng.permutation(len(items)))
+    out = []
+    for n, idx in enumerate(seq[start:start + per_participant]):
+        chosen = [methods[int(j)] for j in rng.permutation(len(methods))[:k]]
+        out.append(dict(item=items[idx], candidates=chosen, attention=False))
+        if attention_every and (n + 1) % attention_every == 0:
+            item = items[int(rng.integers(len(items)))]
+            chosen = [methods[int(j)] for j in rng.permutation(len(methods))[:k]]
+            copy_of = chosen[0]
+            chosen[-1] = (DEGRADED, copy_of)
+            perm = rng.permutation(k)
+            out.append(dict(item=item, candidates=[chosen[int(j)] for j in perm], attention=True))
+    return out
+
+
+def practice_block(methods: list[int], items: list[int], count: int, kind: str, k: int, seed: int,
+                   slot: int) -> list[dict]:
+    rng = np.random.default_rng([seed, slot, 7])
+    out = []
+    for _ in range(count):
+        item = items[int(rng.integers(len(items)))]
+        pick = [methods[int(j)] for j in rng.permutation(len(methods))]
+        if kind == "ranking":
+            out.append(dict(item=item, candidates=pick[:max(2, min(k, len(methods)))], attention=False))
+        else:
+            out.append(dict(item=item, left=pick[0], right=pick[1], attention=False))
+    return out
+
+
+def adaptive_pair(counts: np.ndarray, methods: list[int], item_counts: dict[int, int], items: list[int],
+                  rng: np.random.Generator) -> dict:
+    """The most informative pair now (expected information gain) on the least-judged item."""
+    a, b = next_pair(counts, names=methods, seed=int(rng.integers(2**31)))
+    fewest = min(item_counts.get(i, 0) for i in items)
+    candidates = [i for i in items if item_counts.get(i, 0) == fewest]
+    item = candidates[int(rng.integers(len(candidates)))]
+    if rng.random() < 0.5:
+        a, b = b, a
+    return dict(item=item, left=a, right=b, attention=False)

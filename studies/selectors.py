@@ -1,0 +1,190 @@
+"""Reads for user studies: what a researcher may see, vote tables, quality, results."""
+
+from __future__ import annotations
+
+import csv
+import io
+import statistics
+
+import numpy as np
+from django.db.models import Count, Q
+
+from studies.analysis import analyse_votes, counts_from_pairs
+from studies.models import Method, Output, Participant, Response, Study, Trial
+
+CSV_HEADER = ["participant", "item", "subset", "winner", "loser", "tie"]
+
+
+def studies_for(user):
+    qs = Study.objects.all()
+    return qs if user.is_superuser else qs.filter(owner=user)
+
+
+def participant_for_token(token_hash: str):
+    return Participant.objects.select_related("study").filter(token_hash=token_hash).first()
+
+
+def trial_for(public_id: str, token_hash: str):
+    return (Trial.objects.select_related("study").only(
+        "id", "participant_id", "candidates", "study__id", "study__kind", "study__allow_tie")
+        .filter(public_id=public_id, participant__token_hash=token_hash).first())
+
+
+def trial_payload(trial: Trial, participant: Participant) -> dict:
+    study = participant.study
+    urls = {t.role: f"/api/participate/img/{t.token}/" for t in trial.image_tokens.all()}
+    total = participant.trials.count()
+    if study.schedule == Study.Schedule.ADAPTIVE and study.kind == Study.Kind.PAIRWISE:
+        every = study.attention_every
+        total = study.practice_trials + study.trials_per_participant + (
+            study.trials_per_participant // every if every else 0)
+    done = participant.responses.count()
+    out = {"trial_id": trial.public_id, "kind": study.kind, "input_url": urls["input"]}
+    if study.kind == Study.Kind.RANKING:
+        out["candidates"] = [urls[f"c{k}"] for k in range(len(trial.candidates))]
+    else:
+        out["left_url"], out["right_url"] = urls["left"], urls["right"]
+        out["allow_tie"] = study.allow_tie
+    out["practice"] = trial.practice
+    out["progress"] = {"done": done, "total": max(total, done + 1)}
+    upcoming = (Trial.objects.filter(participant=participant, response__isnull=True, position__gt=trial.position)
+                .order_by("position").first())
+    out["upcoming"] = [f"/api/participate/img/{t.token}/" for t in upcoming.image_tokens.all()] if upcoming else []
+    return out
+
+
+def public_info(study: Study) -> dict:
+    return {"study_public_id": study.public_id, "title": study.title, "kind": study.kind,
+            "allow_tie": study.allow_tie, "instructions": study.instructions, "consent_text": study.consent_text,
+            "practice_trials": study.practice_trials, "min_width": study.min_width,
+            "min_height": study.min_height, "open": study.status == Study.Status.OPEN,
+            "rank_k": study.rank_k}
+
+
+# ----------------------------------------------------------------------------- votes and quality
+
+
+def _attention_passed(trial_side: str, choice: str, order) -> bool:
+    if order is not None:
+        return bool(order) and str(order[-1]) == trial_side
+    return choice in ("left", "right") and choice != trial_side
+
+
+def participant_quality(study: Study) -> list[dict]:
+    """Per participant: answers, attention-check pass rate, median time, exclusion (manual or automatic)."""
+    rows = {p.id: {"id": p.id, "label": p.label, "params": p.params, "screen": p.screen,
+                   "completed": p.completed_at is not None, "manual": p.excluded, "answered": 0,
+                   "attention_total": 0, "attention_passed": 0, "times": []}
+            for p in study.participants.all()}
+    for pid, practice, attention, side, choice, order, elapsed in Response.objects.filter(study=study).values_list(
+            "participant_id", "trial__practice", "trial__attention", "trial__degraded_side", "choice", "order",
+            "elapsed_ms"):
+        row = rows[pid]
+        if practice:
+            continue
+        row["answered"] += 1
+        row["times"].append(elapsed)
+        if attention:
+            row["attention_total"] += 1
+            row["attention_passed"] += _attention_passed(side, choice, order)
+    out = []
+    for row in rows.values():
+        times = row.pop("times")
+        row["median_ms"] = statistics.median(times) if times else None
+        row["attention_rate"] = (row["attention_passed"] / row["attention_total"]) if row["attention_total"] else None
+        auto = row["attention_rate"] is not None and row["attention_rate"] < study.attention_threshold
+        row["auto_excluded"] = auto
+        row["excluded"] = row["manual"] if row["manual"] is not None else auto
+        out.append(row)
+    return out
+
+
+def excluded_labels(study: Study) -> set[str]:
+    return {q["label"] for q in participant_quality(study) if q["excluded"]}
+
+
+def vote_records(study: Study, *, include_excluded: bool = False) -> list[dict]:
+    """The long vote table (strings, as the CLI reads its CSV), in storage order. Practice and
+    attention trials are not votes; rankings become K(K-1)/2 pairwise votes (earlier beats later)."""
+    names = dict(Method.objects.filter(study=study).values_list("id", "name"))
+    out_method = {oid: names[mid] for oid, mid in Output.objects.filter(item__study=study)
+                  .values_list("id", "method_id")}
+    skip = set() if include_excluded else excluded_labels(study)
+    records = []
+    rows = (Response.objects.filter(study=study, trial__practice=False, trial__attention=False)
+            .order_by("id").values_list("participant__label", "trial__item__name", "trial__item__subset", "choice",
+                                        "order", "trial__left_id", "trial__right_id", "trial__candidates"))
+    for label, item, subset, choice, order, left, right, candidates in rows:
+        if label in skip:
+            continue
+        subset = subset or "all"
+        if order is not None:
+            ranked = [out_method[candidates[k]] for k in order]
+            for a in range(len(ranked)):
+                for b in range(a + 1, len(ranked)):
+                    records.append({"participant": label, "item": item, "subset": subset, "winner": ranked[a],
+                                    "loser": ranked[b], "tie": "0"})
+            continue
+        lm, rm = out_method[left], out_method[right]
+        if choice == "right":
+            lm, rm = rm, lm
+        records.append({"participant": label, "item": item, "subset": subset, "winner": lm, "loser": rm,
+                        "tie": "1" if choice == "tie" else "0"})
+    return records
+
+
+def votes_csv(records: list[dict]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_HEADER, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(records)
+    return buffer.getvalue()
+
+
+def results(study: Study, *, bootstrap: int = 0, seed: int = 0, details: bool = False,
+            include_excluded: bool = False) -> dict:
+    """studies.analysis on the same records votes.csv exports, so the API equals the CLI on that file."""
+    records = vote_records(study, include_excluded=include_excluded)
+    if not records:
+        methods = list(study.methods.values_list("name", flat=True))
+        return {"conditions": methods, "comparisons": {}, "preference_rate": {}, "win_rate": {},
+                "bradley_terry": None, "thurstone": None, "thurstone_ls": None, "regularized": False, "ci": None,
+                "subsets": {}, "warnings": ["no votes yet"]}
+    return analyse_votes(records, bootstrap=bootstrap, seed=seed, details=details)
+
+
+def win_matrix(records: list[dict], conditions: list[str]) -> list[list[float]]:
+    idx = {c: k for k, c in enumerate(conditions)}
+    w = [idx[r["winner"]] for r in records]
+    lo = [idx[r["loser"]] for r in records]
+    t = [r["tie"] == "1" for r in records]
+    return counts_from_pairs(w, lo, len(conditions), ties=t).tolist() if records else \
+        np.zeros((len(conditions),) * 2).tolist()
+
+
+def count_matrix(study: Study, methods: list[int]):
+    """Adaptive design: counts so far over method ids, and how often each item was judged."""
+    idx = {m: k for k, m in enumerate(methods)}
+    method_of = dict(Output.objects.filter(item__study=study).values_list("id", "method_id"))
+    C = np.zeros((len(methods), len(methods)))
+    items: dict[int, int] = {}
+    for choice, left, right, item in Response.objects.filter(
+            study=study, trial__practice=False, trial__attention=False).values_list(
+            "choice", "trial__left_id", "trial__right_id", "trial__item_id"):
+        a, b = idx[method_of[left]], idx[method_of[right]]
+        items[item] = items.get(item, 0) + 1
+        if choice == "left":
+            C[a, b] += 1
+        elif choice == "right":
+            C[b, a] += 1
+        else:
+            C[a, b] += 0.5
+            C[b, a] += 0.5
+    return C, items
+
+
+def study_summary(study: Study) -> dict:
+    counts = study.participants.aggregate(total=Count("id"), completed=Count("id", filter=Q(completed_at__isnull=False)))
+    return {"participants": counts["total"], "completed": counts["completed"],
+            "responses": Response.objects.filter(study=study).count(),
+            "items": study.items.count(), "methods": study.methods.count()}
