@@ -209,15 +209,18 @@ def normalize_params(params: dict[str, Any] | None) -> dict[str, Any]:
 
 # --- the full-resolution kernel -----------------------------------------------------------------
 _executor: ThreadPoolExecutor | None = None
+_executor_pid = 0
 _executor_lock = threading.Lock()
 
 
 def _pool() -> ThreadPoolExecutor:
-    global _executor
+    """The module's tile thread pool; re-created in a forked child (threads do not survive fork)."""
+    global _executor, _executor_pid
     with _executor_lock:
-        if _executor is None:
+        if _executor is None or _executor_pid != os.getpid():
             _executor = ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1),
                                            thread_name_prefix="adjust")
+            _executor_pid = os.getpid()
         return _executor
 
 
@@ -295,8 +298,13 @@ def apply_adjustments(image: np.ndarray, params: dict[str, Any] | None,
         if progress:
             progress(1.0)
         return out
+    reported = 0
     for i, _ in enumerate(_pool().map(work, bounds)):
-        if progress:
+        # Called from the calling thread as tiles finish, at most once per percent (a 24 MP image
+        # has ~490 tiles; callers often publish each call).
+        percent = (i + 1) * 100 // len(bounds)
+        if progress and percent > reported:
+            reported = percent
             progress((i + 1) / len(bounds))
     return out
 

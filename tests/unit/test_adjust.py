@@ -276,7 +276,7 @@ def test_fast_path_matches_float64_reference(params):
     out = apply_adjustments(img, params)
     ref = _reference(img, params)
     assert float(np.abs(out - ref).max()) < 3e-3
-    assert float(delta_e76(out, ref.astype(np.float32)).max()) < 0.1
+    assert float(delta_e76(out, ref.astype(np.float32)).max()) < 0.05
 
 
 def test_tiles_do_not_change_the_result(monkeypatch):
@@ -358,3 +358,17 @@ def test_registered_engine_runs_and_reports_progress():
     assert calls and calls[-1] == 1.0
     with pytest.raises(EngineInputError):
         engine.run({}, {})
+
+
+def test_progress_is_throttled_on_many_tiles(monkeypatch):
+    monkeypatch.setattr(A, "_TILE_PIXELS", 1)  # one row per tile: 300 tiles
+    calls = []
+    apply_adjustments(_random_image(300, 4), {"exposure": 0.2}, progress=calls.append)
+    assert len(calls) == 100 and calls[-1] == 1.0 and calls == sorted(calls)
+
+
+def test_thread_pool_is_recreated_after_fork(monkeypatch):
+    first = A._pool()
+    assert A._pool() is first
+    monkeypatch.setattr(A.os, "getpid", lambda: -1)
+    assert A._pool() is not first
