@@ -1,0 +1,93 @@
+"""Benchmark: python -m studies.analysis.bench
+
+1. Bradley-Terry + Thurstone ML fits for 200 methods x 20,000 comparisons (votes aggregated into
+   the count matrix first) against choix.ilsr_pairwise on the same votes; reports the ratio
+   ours / choix measured in this run (goal <= 1.0).
+2. A 1,000-resample participant bootstrap (B-T and Thurstone refits of every resample, percentile
+   CIs of all statistics) for 10 methods x 50 participants x 1,000 votes (goal <= 2 s).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from scipy.special import expit
+
+from .bootstrap import bootstrap_ci
+from .bradley_terry import bradley_terry
+from .data import counts_from_pairs, votes_table
+from .thurstone import thurstone
+
+
+def _best_of(fn, repeat):
+    best, out = np.inf, None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+def simulate_pairs(rng, m, n, sd=1.0):
+    s = rng.normal(0, sd, m)
+    i = rng.integers(0, m, n)
+    j = (i + rng.integers(1, m, n)) % m
+    win = rng.random(n) < expit(s[i] - s[j])
+    return np.where(win, i, j), np.where(win, j, i)
+
+
+def bench_fits(m=200, n=20_000, seed=0, repeat=3):
+    import choix  # bench-time reference only
+
+    rng = np.random.default_rng(seed)
+    w, lo = simulate_pairs(rng, m, n)
+    data = list(zip(w.tolist(), lo.tolist(), strict=True))
+
+    def ours():
+        C = counts_from_pairs(w, lo, m)
+        bt = bradley_terry(C)
+        th = thurstone(C, initial=bt["log_strength"] / 1.702)
+        return bt, th
+
+    t_ours, (bt, th) = _best_of(ours, repeat)
+    t_choix, ref = _best_of(lambda: choix.ilsr_pairwise(m, data, tol=1e-8), repeat)
+    diff = np.abs(bt["log_strength"] - (ref - ref.mean())).max()
+    return {"m": m, "n": n, "ours_s": t_ours, "choix_s": t_choix, "ratio": t_ours / t_choix,
+            "max_abs_diff_vs_choix": float(diff), "regularized": bt["regularized"]}
+
+
+def bench_bootstrap(m=10, participants=50, votes=1000, n_boot=1000, seed=0, repeat=3):
+    rng = np.random.default_rng(seed)
+    w, lo = simulate_pairs(rng, m, votes)
+    part = rng.integers(0, participants, votes)
+    names = [f"method{k}" for k in range(m)]
+    rows = [{"participant": f"p{p}", "winner": names[a], "loser": names[b]}
+            for p, a, b in zip(part, w, lo, strict=True)]
+    tab = votes_table(rows, conditions=names)
+
+    def run():
+        C = tab.counts()
+        bt = bradley_terry(C)
+        th = thurstone(C, initial=bt["log_strength"] / 1.702)
+        return bootstrap_ci(tab.unit_counts("participant"), bt, th, n_boot=n_boot, seed=seed)
+
+    t, _ = _best_of(run, repeat)
+    return {"m": m, "participants": participants, "votes": votes, "resamples": n_boot, "seconds": t}
+
+
+def main():
+    f = bench_fits()
+    print(f"B-T + Thurstone fits, {f['m']} methods x {f['n']:,} comparisons (best of 3):")
+    print(f"  ours (aggregate + B-T + Thurstone): {f['ours_s'] * 1e3:8.1f} ms")
+    print(f"  choix.ilsr_pairwise (B-T only):     {f['choix_s'] * 1e3:8.1f} ms")
+    print(f"  ratio ours / choix = {f['ratio']:.3f}  (goal <= 1.0)  "
+          f"max |ours - choix| log-strength = {f['max_abs_diff_vs_choix']:.1e}")
+    b = bench_bootstrap()
+    print(f"participant bootstrap, {b['resamples']:,} resamples, {b['m']} methods x {b['participants']} "
+          f"participants x {b['votes']:,} votes (best of 3):")
+    print(f"  {b['seconds']:.3f} s  (goal <= 2 s)")
+
+
+if __name__ == "__main__":
+    main()
