@@ -277,6 +277,8 @@ def apply_adjustments(image: np.ndarray, params: dict[str, Any] | None,
     img = np.asarray(image)
     if img.ndim != 3 or img.shape[2] != 3 or img.shape[0] < 1 or img.shape[1] < 1:
         raise EngineInputError(f"image must be an H×W×3 array, got shape {img.shape}")
+    if not np.issubdtype(img.dtype, np.floating):
+        raise EngineInputError(f"image must be float32 sRGB in [0, 1], got dtype {img.dtype}")
     if img.dtype != np.float32:
         img = img.astype(np.float32)
     sat, vib = p["saturation"] / 100.0, p["vibrance"] / 100.0

@@ -338,7 +338,8 @@ def test_boundaries_are_accepted():
         apply_adjustments(img, p)
 
 
-@pytest.mark.parametrize("image", [np.zeros((4, 4)), np.zeros((4, 4, 4)), np.zeros((0, 4, 3))])
+@pytest.mark.parametrize("image", [np.zeros((4, 4)), np.zeros((4, 4, 4)), np.zeros((0, 4, 3)),
+                                   np.zeros((4, 4, 3), dtype=np.uint8)])
 def test_bad_image_shape_raises(image):
     with pytest.raises(EngineInputError):
         apply_adjustments(image, {})

@@ -47,7 +47,8 @@ export function normalizeParams(params = {}) {
   p.tone_curve = curve
     .filter((pt) => Array.isArray(pt) && pt.length === 2 && pt.every((c) => Number.isFinite(Number(c))))
     .map(([x, y]) => [clamp(Number(x), 0, 1), clamp(Number(y), 0, 1)])
-    .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    .sort((a, b) => a[0] - b[0] || a[1] - b[1])
+    .filter((pt, i, pts) => i === 0 || pt[0] !== pts[i - 1][0]); // the server rejects equal x
   return p;
 }
 
