@@ -118,7 +118,7 @@ def votes_table(votes, conditions=None, exclude_participants=()):
     """Build a :class:`VoteTable` from dicts with keys winner, loser and optional
     participant, item, subset, tie.  A vote without participant is its own participant."""
     excl = {str(p) for p in exclude_participants}
-    rows = [v for v in votes if str(v.get("participant", "")) not in excl or v.get("participant") is None]
+    rows = [v for v in votes if v.get("participant") in (None, "") or str(v["participant"]) not in excl]
     if conditions is None:
         conds = []
         seen = set()
@@ -132,6 +132,8 @@ def votes_table(votes, conditions=None, exclude_participants=()):
         conds = [str(c) for c in conditions]
         if len(set(conds)) != len(conds):
             raise ValueError("duplicate condition names")
+    if not conds:
+        raise ValueError("no votes to analyse")
     cidx = {c: k for k, c in enumerate(conds)}
     n = len(rows)
     winner = np.empty(n, dtype=np.int64)

@@ -80,7 +80,7 @@ def analyse_counts(
         warns += w_ls
     out = {
         "conditions": names,
-        "comparisons": comparisons(C),
+        "comparisons": _number(comparisons(C)),
         "preference_rate": _mapping(names, preference_rate(C)),
         "win_rate": _mapping(names, win_rate(C)),
         "bradley_terry": {
@@ -109,6 +109,10 @@ def analyse_counts(
         out["details"] = _details(C, names, bt, th, votes, warns)
     out["warnings"] = list(dict.fromkeys(warns))
     return out
+
+
+def _number(x):
+    return int(x) if float(x).is_integer() else float(x)
 
 
 def _pairs_mapping(names, M):

@@ -107,3 +107,19 @@ def test_real_tmo_data_pooled_and_per_scene():
     assert out["details"]["agreement"]["u"] > 0 and out["details"]["agreement"]["p_value"] < 1e-6
     tab = votes_table(votes)
     assert tab.counts().sum() == 1213
+
+
+def test_package_imports_neither_django_nor_choix():
+    import subprocess
+    import sys
+
+    code = ("import sys, studies.analysis, studies.analysis.cli; "
+            "bad = [m for m in ('django', 'choix') if m in sys.modules]; assert not bad, bad")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[3],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_no_votes_is_a_clear_error():
+    with pytest.raises(ValueError, match="no votes"):
+        analyse_votes([])
