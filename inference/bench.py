@@ -4,11 +4,11 @@ Structure, for whoever adds sections:
 
 * ``bench_<name>(...) -> dict`` does the measuring and returns JSON-able results;
 * ``SUBCOMMANDS`` maps a subcommand name to ``(add_arguments, run)``; ``main(argv)`` dispatches;
-* ``EXTRA_SECTIONS[subcommand]`` is a list of callables ``section(args) -> dict | None`` run after
-  the subcommand's own timing (their results go under ``"sections"`` keyed by function name);
-* the ``adjust`` subcommand also runs the platform's end-to-end job latency,
-  ``webapp.bench.job_latency(args) -> dict | None``, when that module exists (imported lazily, so
-  this module never needs Django).
+* ``EXTRA_SECTIONS`` maps a section name to ``section(args) -> dict | None``; ``bench adjust`` runs
+  each after its own engine timing and reports the result under ``"sections"[name]``;
+* ``bench adjust`` also runs the platform's end-to-end job latency as section ``"job_latency"``:
+  ``webapp.bench.job_latency(args) -> dict | None`` when that module exists (imported lazily, so
+  this module never needs Django), unless ``EXTRA_SECTIONS`` already has a ``"job_latency"``.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ import numpy as np
 
 Section = Callable[[argparse.Namespace], "dict[str, Any] | None"]
 
-# Extra sections per subcommand, appended to by other packages (e.g. the platform).
-EXTRA_SECTIONS: dict[str, list[Section]] = {"adjust": []}
+# Named sections run by ``bench adjust`` after the engine timing; other packages (the platform) add to it.
+EXTRA_SECTIONS: dict[str, Section] = {}
 
 # The typical non-identity parameter set timed by ``bench adjust`` (every stage active).
 TYPICAL_ADJUST_PARAMS: dict[str, Any] = {
@@ -111,11 +111,12 @@ def _run_adjust(args: argparse.Namespace) -> dict[str, Any]:
               f"median {result['median_s']:.3f} s  min {result['min_s']:.3f} s  "
               f"p90 {result['p90_s']:.3f} s", flush=True)
     sections: dict[str, Any] = {}
-    extra = list(EXTRA_SECTIONS.get("adjust", []))
-    if not args.no_e2e:
-        extra.append(_job_latency_section)
-    for section in extra:
-        name = getattr(section, "__name__", repr(section)).lstrip("_").removesuffix("_section")
+    extra = dict(EXTRA_SECTIONS)
+    if args.no_e2e:
+        extra.pop("job_latency", None)
+    else:
+        extra.setdefault("job_latency", _job_latency_section)
+    for name, section in extra.items():
         sections[name] = section(args)
         if not args.json:
             print(f"{name}: {json.dumps(sections[name])}", flush=True)
