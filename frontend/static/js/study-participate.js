@@ -1,0 +1,344 @@
+// Participant flow: consent → screen check → instructions → practice → trials → completion.
+// Exactly-once answers: one idempotency key per trial (kept in localStorage), a lock against double
+// clicks, and retries with backoff; a reload resumes at the first unanswered trial.
+
+const app = document.getElementById("app");
+const publicId = app.dataset.study;
+const store = `plab.study.${publicId}`;
+const PLATFORM_PARAMS = ["PROLIFIC_PID", "STUDY_ID", "SESSION_ID", "assignmentId", "workerId", "hitId", "turkSubmitTo"];
+
+let info = null;
+let token = localStorage.getItem(`${store}.token`);
+let current = null;    // the trial on screen
+let shownAt = 0;       // when its images were all visible
+let busy = false;      // an answer is in flight
+let rankOrder = [];
+let sawRegular = false;
+
+const h = (tag, attrs = {}, ...kids) => {
+  const n = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") n.className = v;
+    else if (k === "text") n.textContent = v;
+    else if (k.startsWith("on")) n.addEventListener(k.slice(2), v);
+    else if (v !== false && v !== null && v !== undefined) n.setAttribute(k, v === true ? "" : v);
+  }
+  n.append(...kids.filter((k) => k !== null && k !== undefined));
+  return n;
+};
+
+function toast(message, kind = "info") {
+  const el = h("div", { class: `toast ${kind}`, text: message });
+  document.getElementById("toasts").append(el);
+  setTimeout(() => el.remove(), 4000);
+}
+
+async function call(path, { method = "GET", body } = {}) {
+  const headers = { Accept: "application/json" };
+  if (token) headers["X-Participant-Token"] = token;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: "omit", cache: "no-store" });
+  let data = null;
+  try { data = await r.json(); } catch { /* empty */ }
+  return { status: r.status, data };
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Retries network failures and 5xx with backoff; returns the first non-retryable answer.
+async function reliably(path, options) {
+  let delay = 400;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const r = await call(path, options);
+      if (r.status < 500) return r;
+    } catch { /* offline or server restarting */ }
+    if (attempt === 2) setStatus("Connection problem — retrying…");
+    await sleep(delay);
+    delay = Math.min(delay * 2, 5000);
+  }
+}
+
+function setStatus(text) {
+  const el = document.getElementById("net-status");
+  if (el) el.textContent = text;
+}
+
+function screenInfo() {
+  const ua = navigator.userAgent;
+  const browser = (ua.match(/(Firefox|Edg|OPR|Chrome|Safari)\/[\d.]+/) || [ua.slice(0, 60)])[0];
+  return { width: innerWidth, height: innerHeight, screen_width: screen.width, screen_height: screen.height,
+    dpr: devicePixelRatio, browser, user_agent: ua.slice(0, 250) };
+}
+
+function show(...nodes) {
+  app.replaceChildren(...nodes);
+  window.scrollTo(0, 0);
+}
+
+function urlParams() {
+  const out = {};
+  for (const [k, v] of new URLSearchParams(location.search)) out[k] = v;
+  return out;
+}
+
+// ---------------------------------------------------------------- steps
+
+function consentStep() {
+  const box = h("input", { type: "checkbox", id: "consent-box" });
+  const go = h("button", { class: "button", id: "consent-continue", disabled: true, text: "Continue",
+    onclick: screenStep });
+  box.addEventListener("change", () => { go.disabled = !box.checked; });
+  const params = urlParams();
+  const platform = PLATFORM_PARAMS.filter((p) => params[p]);
+  show(h("section", { class: "p-card", id: "consent" },
+    h("p", { class: "eyebrow", text: "Before you begin" }),
+    h("h1", { text: info.title }),
+    h("div", { class: "p-text", text: info.consent_text }),
+    platform.length ? h("p", { class: "muted small", text: `Your ${platform.includes("PROLIFIC_PID") ? "Prolific" : "MTurk"} ID is recorded so that you can be paid.` }) : null,
+    h("label", { class: "p-check" }, box, h("span", { text: "I have read the above and agree to take part." })),
+    h("div", { class: "p-actions" }, go)));
+}
+
+function screenStep() {
+  const status = h("p", { class: "p-screen-status", id: "screen-status" });
+  const go = h("button", { class: "button", id: "screen-continue", text: "Continue", onclick: joinAndInstruct });
+  const check = () => {
+    const ok = innerWidth >= info.min_width && innerHeight >= info.min_height;
+    status.className = `p-screen-status ${ok ? "ok" : "bad"}`;
+    status.textContent = ok
+      ? `Your window is ${innerWidth} × ${innerHeight} pixels — large enough.`
+      : `Your window is ${innerWidth} × ${innerHeight} pixels; please enlarge it to at least ${info.min_width} × ${info.min_height} (maximise the window or use a computer rather than a phone).`;
+    go.disabled = !ok;
+  };
+  addEventListener("resize", check);
+  check();
+  show(h("section", { class: "p-card", id: "screen-check" },
+    h("p", { class: "eyebrow", text: "Screen check" }),
+    h("h1", { text: "Make the window large" }),
+    h("p", { class: "p-text", text: "You will compare details in photographs, so the images must be shown large. Use a laptop or desktop screen, at normal brightness, and avoid reflections." }),
+    status, h("div", { class: "p-actions" }, go)));
+}
+
+async function joinAndInstruct() {
+  const { status, data } = await reliably(`/api/participate/${publicId}/join/`, { method: "POST",
+    body: { consent: true, params: urlParams(), screen: screenInfo() } });
+  if (status !== 201) { toast(data?.detail || "Could not join the study.", "error"); return; }
+  token = data.participant_token;
+  localStorage.setItem(`${store}.token`, token);
+  instructionsStep();
+}
+
+function keyHints() {
+  if (info.kind === "ranking") {
+    return h("p", { class: "p-keys" }, "Click the results from best to worst (or press ", h("kbd", { text: "1" }), "…",
+      h("kbd", { text: String(info.rank_k) }), "), drag to reorder, then ", h("kbd", { text: "Enter" }), ".");
+  }
+  return h("p", { class: "p-keys" }, h("kbd", { text: "←" }), " left is better · ", h("kbd", { text: "→" }),
+    " right is better", info.allow_tie ? h("span", {}, " · ", h("kbd", { text: "space" }), " no preference") : null);
+}
+
+function instructionsStep() {
+  show(h("section", { class: "p-card", id: "instructions" },
+    h("p", { class: "eyebrow", text: "Instructions" }),
+    h("h1", { text: info.kind === "ranking" ? "Rank the retouched portraits" : "Which retouched portrait is better?" }),
+    h("div", { class: "p-text", text: info.instructions }),
+    keyHints(),
+    info.practice_trials ? h("p", { class: "muted", text: `The first ${info.practice_trials} trials are practice.` }) : null,
+    h("div", { class: "p-actions" }, h("button", { class: "button", id: "start", text: info.practice_trials ? "Start practice" : "Start", onclick: nextTrial }))));
+}
+
+// ---------------------------------------------------------------- trials
+
+async function nextTrial() {
+  const { status, data } = await reliably("/api/participate/next/");
+  if (status === 401) { localStorage.removeItem(`${store}.token`); token = null; return start(); }
+  if (data.done) return completion(data);
+  if (!data.practice && !sawRegular) {
+    sawRegular = true;
+    if (current?.practice) return practiceDone(data);
+  }
+  renderTrial(data);
+}
+
+function practiceDone(trial) {
+  show(h("section", { class: "p-card", id: "practice-done" },
+    h("p", { class: "eyebrow", text: "Practice complete" }),
+    h("h1", { text: "Now the real trials" }),
+    h("p", { class: "p-text", text: "From here on every answer counts. Take your time, but trust your first impression." }),
+    h("div", { class: "p-actions" }, h("button", { class: "button", id: "begin", text: "Begin", onclick: () => renderTrial(trial) }))));
+}
+
+function preload(urls) {
+  for (const url of urls || []) { const img = new Image(); img.decoding = "async"; img.src = url; }
+}
+
+function progress(p) {
+  const box = document.getElementById("progress");
+  box.hidden = false;
+  document.getElementById("progress-bar").style.width = `${(100 * p.done) / p.total}%`;
+  document.getElementById("progress-text").textContent = `${p.done} / ${p.total}`;
+}
+
+function whenLoaded(imgs) {
+  return Promise.all(imgs.map((img) => img.decode().catch(() => null)));
+}
+
+function renderTrial(trial) {
+  current = trial;
+  busy = false;
+  progress(trial.progress);
+  const input = h("img", { class: "p-input", src: trial.input_url, alt: "Original photograph", draggable: "false" });
+  let stage;
+  let imgs = [input];
+  if (trial.kind === "ranking") {
+    rankOrder = [];
+    const cards = trial.candidates.map((url, i) => {
+      const img = h("img", { src: url, alt: `Result ${i + 1}`, draggable: "false" });
+      imgs.push(img);
+      return h("button", { class: "p-cand", "data-index": i, onclick: () => toggleRank(i) }, img, h("span", { class: "p-rank" }));
+    });
+    stage = h("div", { class: "p-rank-stage" },
+      h("div", { class: "p-cands", id: "candidates" }, ...cards),
+      h("div", { class: "p-rank-bar" },
+        h("ol", { class: "p-order", id: "order" }),
+        h("button", { class: "button ghost small", text: "Reset", onclick: () => { rankOrder = []; drawRanks(); } }),
+        h("button", { class: "button", id: "submit-rank", text: "Submit ranking", disabled: true, onclick: submitRank })));
+  } else {
+    const left = h("img", { src: trial.left_url, alt: "Left result", draggable: "false" });
+    const right = h("img", { src: trial.right_url, alt: "Right result", draggable: "false" });
+    imgs = [input, left, right];
+    stage = h("div", { class: "p-pair" },
+      h("button", { class: "p-choice", id: "choose-left", onclick: () => answer("left") }, left,
+        h("span", { class: "p-choice-label" }, h("kbd", { text: "←" }), " Left is better")),
+      h("button", { class: "p-choice", id: "choose-right", onclick: () => answer("right") }, right,
+        h("span", { class: "p-choice-label" }, "Right is better ", h("kbd", { text: "→" }))));
+  }
+  const tie = trial.kind !== "ranking" && trial.allow_tie
+    ? h("button", { class: "button ghost", id: "choose-tie", onclick: () => answer("tie") }, "No preference ", h("kbd", { text: "space" }))
+    : null;
+  show(h("section", { class: `p-trial ${trial.practice ? "practice" : ""}`, id: "trial", "data-trial": trial.trial_id },
+    h("div", { class: "p-trial-head" },
+      trial.practice ? h("span", { class: "badge p-practice", text: "Practice" }) : null,
+      h("div", { class: "p-input-wrap" }, input, h("span", { class: "muted small", text: "Original" }))),
+    stage,
+    h("div", { class: "p-trial-foot" }, tie, h("span", { class: "muted small", id: "net-status" }))));
+  shownAt = 0;
+  whenLoaded(imgs).then(() => { if (current === trial) shownAt = performance.now(); });
+  preload(trial.upcoming);
+}
+
+function toggleRank(i) {
+  if (busy) return;
+  const at = rankOrder.indexOf(i);
+  if (at >= 0) rankOrder.splice(at, 1); else rankOrder.push(i);
+  drawRanks();
+}
+
+function drawRanks() {
+  const n = current.candidates.length;
+  document.querySelectorAll(".p-cand").forEach((card) => {
+    const i = Number(card.dataset.index);
+    const at = rankOrder.indexOf(i);
+    card.classList.toggle("ranked", at >= 0);
+    card.querySelector(".p-rank").textContent = at >= 0 ? String(at + 1) : "";
+  });
+  const list = document.getElementById("order");
+  list.replaceChildren(...rankOrder.map((i, pos) => {
+    const li = h("li", { draggable: "true", "data-index": i, text: `#${pos + 1}: result ${i + 1}` });
+    li.addEventListener("dragstart", (e) => e.dataTransfer.setData("text/plain", String(pos)));
+    li.addEventListener("dragover", (e) => e.preventDefault());
+    li.addEventListener("drop", (e) => {
+      e.preventDefault();
+      const from = Number(e.dataTransfer.getData("text/plain"));
+      const [moved] = rankOrder.splice(from, 1);
+      rankOrder.splice(pos, 0, moved);
+      drawRanks();
+    });
+    return li;
+  }));
+  document.getElementById("submit-rank").disabled = rankOrder.length !== n;
+}
+
+function submitRank() {
+  if (rankOrder.length === current.candidates.length) answer(null, [...rankOrder]);
+}
+
+function keyFor(trialId) {
+  const k = `${store}.key.${trialId}`;
+  let key = localStorage.getItem(k);
+  if (!key) {
+    key = crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    localStorage.setItem(k, key);
+  }
+  return key;
+}
+
+async function answer(choice, order) {
+  if (busy || !current) return;
+  busy = true;
+  const trial = current;
+  document.getElementById("trial")?.classList.add("sending");
+  const picked = choice && document.getElementById(`choose-${choice}`);
+  picked?.classList.add("picked");
+  const elapsed = shownAt ? Math.round(performance.now() - shownAt) : 0;
+  const body = { idempotency_key: keyFor(trial.trial_id), elapsed_ms: elapsed };
+  if (order) body.order = order; else body.choice = choice;
+  const { status, data } = await reliably(`/api/participate/trials/${trial.trial_id}/response/`, { method: "POST", body });
+  if (status === 201 || status === 200 || status === 409) {
+    localStorage.removeItem(`${store}.key.${trial.trial_id}`);
+    return nextTrial();
+  }
+  toast(data?.detail || "That answer was not accepted.", "error");
+  busy = false;
+  document.getElementById("trial")?.classList.remove("sending");
+  picked?.classList.remove("picked");
+}
+
+addEventListener("keydown", (e) => {
+  if (!current || busy || !document.getElementById("trial")) return;
+  if (current.kind === "ranking") {
+    const n = Number(e.key);
+    if (n >= 1 && n <= current.candidates.length) { toggleRank(n - 1); e.preventDefault(); }
+    if (e.key === "Enter") { submitRank(); e.preventDefault(); }
+    return;
+  }
+  if (e.key === "ArrowLeft") { answer("left"); e.preventDefault(); }
+  else if (e.key === "ArrowRight") { answer("right"); e.preventDefault(); }
+  else if ((e.key === " " || e.code === "Space") && current.allow_tie) { answer("tie"); e.preventDefault(); }
+});
+
+function completion(done) {
+  current = null;
+  document.getElementById("progress").hidden = true;
+  const code = h("code", { class: "p-code", id: "completion-code", text: done.completion_code });
+  const copy = h("button", { class: "button ghost small", text: "Copy", onclick: async () => {
+    try { await navigator.clipboard.writeText(done.completion_code); toast("Copied."); } catch { toast("Select the code and copy it."); }
+  } });
+  show(h("section", { class: "p-card", id: "completion" },
+    h("p", { class: "eyebrow", text: "Thank you" }),
+    h("h1", { text: "You have finished the study" }),
+    h("p", { class: "p-text", text: "Your completion code:" }),
+    h("div", { class: "p-code-row" }, code, copy),
+    done.redirect_url
+      ? h("p", {}, h("a", { class: "button", id: "prolific-return", href: done.redirect_url, text: "Return to Prolific" }))
+      : h("p", { class: "muted", text: "Paste this code into the platform that sent you here. You may close this tab." })));
+}
+
+async function start() {
+  const r = await reliably(`/api/participate/${publicId}/`);
+  if (r.status !== 200) {
+    show(h("section", { class: "p-card" }, h("h1", { text: "Study not found" }), h("p", { class: "muted", text: "Check the link you were given." })));
+    return;
+  }
+  info = r.data;
+  if (token) return nextTrial();
+  if (!info.open) {
+    show(h("section", { class: "p-card", id: "closed" }, h("h1", { text: info.title }), h("p", { class: "p-text", text: "This study is not accepting participants at the moment. Thank you for your interest." })));
+    return;
+  }
+  consentStep();
+}
+
+start();
