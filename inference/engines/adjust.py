@@ -228,13 +228,21 @@ def _pool() -> ThreadPoolExecutor:
 _INDEX_OFFSETS = np.array([0.5, LUT_SIZE + 0.5, 2 * LUT_SIZE + 0.5], dtype=np.float32)
 
 
+def _offsets_row(width: int) -> np.ndarray:
+    # A whole row of offsets (R, G, B, R, …): NumPy adds two long rows far faster than it
+    # broadcasts a 3-vector (inner loops of length 3). Same for the per-channel ops below.
+    return np.tile(_INDEX_OFFSETS, width)
+
+
 def _process_tile(src: np.ndarray, dst: np.ndarray, lut: np.ndarray | None,
-                  colour: tuple[float, float] | None) -> None:
+                  colour: tuple[float, float] | None, offsets_row: np.ndarray | None) -> None:
     """One row tile: stage 1 (table look-up), stage 2 (colour), clip; writes into ``dst``."""
+    rows = src.shape[0]
     if lut is not None:
         t = np.clip(src, 0.0, 1.0)
-        t *= np.float32(LUT_SIZE - 1)
-        t += _INDEX_OFFSETS
+        flat = t.reshape(rows, -1)
+        flat *= np.float32(LUT_SIZE - 1)
+        flat += offsets_row
         idx = t.astype(np.int32)
         if colour is None:  # the table is pre-clipped in this case: look up straight into dst
             lut.take(idx, out=dst, mode="clip")
@@ -245,7 +253,7 @@ def _process_tile(src: np.ndarray, dst: np.ndarray, lut: np.ndarray | None,
     if colour is not None:
         sat, vib = colour
         # out = y + f (u - y) = f u + (1 - f) y, with y the luma and f the per-pixel chroma gain.
-        r, g, b = u[..., 0], u[..., 1], u[..., 2]
+        channels = r, g, b = u[..., 0], u[..., 1], u[..., 2]
         y = r * np.float32(LUMA[0])
         y += g * np.float32(LUMA[1])
         y += b * np.float32(LUMA[2])
@@ -259,11 +267,13 @@ def _process_tile(src: np.ndarray, dst: np.ndarray, lut: np.ndarray | None,
             c *= np.float32(vib * (1.0 + sat))
             c += np.float32(1.0 + sat)  # c is now f
             y *= np.float32(1.0) - c
-            u *= c[..., None]
+            for ch in channels:
+                ch *= c
         else:
             y *= np.float32(-sat)
             u *= np.float32(1.0 + sat)
-        u += y[..., None]
+        for ch in channels:
+            ch += y
     np.clip(u, 0.0, 1.0, out=dst)
 
 
@@ -292,8 +302,10 @@ def apply_adjustments(image: np.ndarray, params: dict[str, Any] | None,
     rows = max(1, _TILE_PIXELS // w)
     bounds = [(r, min(h, r + rows)) for r in range(0, h, rows)]
 
+    offsets_row = _offsets_row(w) if lut is not None else None
+
     def work(b: tuple[int, int]) -> None:
-        _process_tile(img[b[0]:b[1]], out[b[0]:b[1]], lut, colour)
+        _process_tile(img[b[0]:b[1]], out[b[0]:b[1]], lut, colour, offsets_row)
 
     if len(bounds) == 1:
         work(bounds[0])
