@@ -289,8 +289,7 @@ def apply_adjustments(image: np.ndarray, params: dict[str, Any] | None,
         raise EngineInputError(f"image must be an H×W×3 array, got shape {img.shape}")
     if not np.issubdtype(img.dtype, np.floating):
         raise EngineInputError(f"image must be float32 sRGB in [0, 1], got dtype {img.dtype}")
-    if img.dtype != np.float32:
-        img = img.astype(np.float32)
+    img = np.ascontiguousarray(img, dtype=np.float32)  # the tile kernel reshapes rows in place
     sat, vib = p["saturation"] / 100.0, p["vibrance"] / 100.0
     colour = (sat, vib) if (sat or vib) else None
     lut = build_lut(p) if _stage1_active(p) else None

@@ -388,3 +388,12 @@ def test_bench_adjust_cli_smoke(capsys, monkeypatch):
     bench.main(["adjust", "--width", "40", "--height", "30", "--runs", "5", "--no-e2e"])
     text = capsys.readouterr().out
     assert "median" in text and "p90" in text and "job_latency" not in text
+
+
+def test_non_contiguous_input_gives_the_same_result():
+    img = _random_image(23, 31, seed=9)
+    fortran = np.asfortranarray(img)
+    strided = np.ascontiguousarray(np.repeat(img, 2, axis=1))[:, ::2]
+    expected = apply_adjustments(img, TYPICAL)
+    for variant in (fortran, strided, img.transpose(1, 0, 2).copy().transpose(1, 0, 2)):
+        np.testing.assert_array_equal(apply_adjustments(variant, TYPICAL), expected)
