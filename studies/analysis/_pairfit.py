@@ -182,18 +182,17 @@ def strongly_connected(C):
     C = np.asarray(C)
     single = C.ndim == 2
     if single:
-        C = C[None]
+        n, _ = csgraph.connected_components(sparse.csr_matrix(C > 0), directed=True, connection="strong")
+        return bool(n == 1)
     m = C.shape[-1]
     if m == 1:
-        out = np.ones(C.shape[0], dtype=bool)
-        return bool(out[0]) if single else out
+        return np.ones(C.shape[0], dtype=bool)
     R = (C > 0) | np.eye(m, dtype=bool)
     R = R.astype(np.float32)
     steps = int(np.ceil(np.log2(m))) + 1
     for _ in range(steps):
         R = np.minimum(R @ R, 1.0)
-    out = (R > 0).all(axis=(1, 2))
-    return bool(out[0]) if single else out
+    return (R > 0).all(axis=(1, 2))
 
 
 class FitResult(dict):
