@@ -44,15 +44,12 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         user = self.scope.get("user")
         if not getattr(user, "is_authenticated", False):
-            await self.close(code=CLOSE_UNAUTHORISED)
-            return
+            return await self._refuse(CLOSE_UNAUTHORISED)
         if not user_has_role(user, "researcher", "expert"):
-            await self.close(code=CLOSE_FORBIDDEN)
-            return
+            return await self._refuse(CLOSE_FORBIDDEN)
         session, refusal = await _load_session(self.scope["url_route"]["kwargs"]["session_id"], user)
         if session is None:
-            await self.close(code=refusal)
-            return
+            return await self._refuse(refusal)
         self.session_id = str(session.pk)
         self.photo_size = (session.photo.width, session.photo.height)
         self.spec = engines.spec(session.engine)
@@ -64,6 +61,11 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
         self.group = session_group(self.session_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+
+    async def _refuse(self, code: int) -> None:
+        # accept first so the client sees the reason (4401/4403/4404), not a bare HTTP 403
+        await self.accept()
+        await self.close(code=code)
 
     async def disconnect(self, code):
         if hasattr(self, "group"):
@@ -152,7 +154,7 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
     async def session_result(self, event):
         self._learn_worker(event)
         seq = event.get("seq")
-        self.answered.add(seq)
+        self._answered(seq)
         if seq != self.latest_seq:
             return  # a newer click is on its way: latest wins
         await self.send_json({"type": "result", "seq": seq, "url": event["url"],
@@ -161,10 +163,16 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
     async def session_error(self, event):
         self._learn_worker(event)
         seq = event.get("seq")
-        self.answered.add(seq)
+        self._answered(seq)
         if seq != self.latest_seq:
             return
         await self.send_json({"type": "error", "seq": seq, "detail": event.get("detail", "failed")})
+
+    def _answered(self, seq) -> None:
+        if len(self.answered) > 500:
+            self.answered.clear()
+            self.sent_at.clear()
+        self.answered.add(seq)
 
     def _learn_worker(self, event) -> None:
         queue = event.get("worker_queue")

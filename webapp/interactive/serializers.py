@@ -13,7 +13,8 @@ class SessionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = InteractiveSession
-        fields = ["id", "photo", "engine", "engine_version", "created_at", "websocket"]
+        fields = ["id", "photo", "engine", "engine_version", "created_at", "websocket", "worker_queue"]
+        read_only_fields = fields
 
     def get_websocket(self, obj) -> str:
         return f"/ws/sessions/{obj.pk}/"

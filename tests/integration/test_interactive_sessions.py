@@ -1,0 +1,251 @@
+"""Interactive sessions end to end: real servers, a real Celery worker, real WebSockets."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import time
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.support import (
+    REDIS_URL,
+    base_env,
+    flush_redis_db,
+    manage,
+    need_postgres,
+    need_redis,
+    scratch_postgres_database,
+    start_celery_worker,
+    start_server,
+    token_for,
+    wait_for_worker,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def portrait_png() -> bytes:
+    from skimage import data
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(data.astronaut())).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def upload_photo(base, token) -> dict:
+    r = httpx.post(f"{base}/api/photos/", headers={"Authorization": f"Token {token}"},
+                   files={"file": ("astronaut.png", portrait_png(), "image/png")}, timeout=60)
+    r.raise_for_status()
+    return r.json()
+
+
+def new_session(base, token, photo_id) -> str:
+    r = httpx.post(f"{base}/api/sessions/", headers={"Authorization": f"Token {token}"},
+                   json={"photo": photo_id, "engine": "retouch.interactive"})
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+async def _connect(ws_base, session_id, token):
+    import websockets
+
+    return await websockets.connect(f"{ws_base}/ws/sessions/{session_id}/?token={token}",
+                                    origin=ws_base.replace("ws://", "http://"), open_timeout=10)
+
+
+async def rapid_clicks(ws_base, session_id, token, n=8, settle=4.0, start_seq=1):
+    """Send n click messages back to back; collect everything the server says for ``settle`` s."""
+    ws = await _connect(ws_base, session_id, token)
+    clicks: list = []
+    try:
+        for i in range(n):
+            clicks = clicks + [{"x": 100.0 + 30 * i, "y": 120.0 + 20 * i, "positive": i % 3 != 2}]
+            await ws.send(json.dumps({"clicks": clicks, "params": {"strength": 0.8}, "seq": start_seq + i}))
+        received = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                received.append(json.loads(await asyncio.wait_for(ws.recv(), timeout=settle if received else 60)))
+            except TimeoutError:
+                break
+        return received
+    finally:
+        await ws.close()
+
+
+async def one_click(ws_base, session_id, token, seq, timeout=30):
+    ws = await _connect(ws_base, session_id, token)
+    try:
+        await ws.send(json.dumps({"clicks": [{"x": 200, "y": 150, "positive": True}], "params": {}, "seq": seq}))
+        return json.loads(await asyncio.wait_for(ws.recv(), timeout=timeout))
+    finally:
+        await ws.close()
+
+
+async def ws_close_code(ws_base, session_id, token):
+    import websockets
+
+    url = f"{ws_base}/ws/sessions/{session_id}/" + (f"?token={token}" if token else "")
+    try:
+        async with websockets.connect(url, origin=ws_base.replace("ws://", "http://")) as ws:
+            await ws.recv()
+    except websockets.ConnectionClosed as exc:
+        return exc.rcvd.code if exc.rcvd else None
+    except websockets.InvalidStatus as exc:
+        return exc.response.status_code
+    return None
+
+
+# ---------------------------------------------------------------- embedded mode
+
+@pytest.fixture(scope="module")
+def embedded_users(embedded_platform):
+    return {role: embedded_platform.add_user(f"isess-{role}", role) for role in ("researcher", "expert", "reviewer")}
+
+
+def test_embedded_latest_wins_and_cache(embedded_platform, embedded_users):
+    token = embedded_users["researcher"]
+    photo = upload_photo(embedded_platform.base, token)
+    sid = new_session(embedded_platform.base, token, photo["id"])
+    received = asyncio.run(rapid_clicks(embedded_platform.ws_base, sid, token, n=10))
+    assert [m["type"] for m in received] == ["result"], received
+    result = received[0]
+    assert result["seq"] == 10
+    assert set(result) == {"type", "seq", "url", "residual_url", "server_ms"}
+    image = httpx.get(embedded_platform.base + result["url"], headers={"Authorization": f"Token {token}"})
+    assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+    assert httpx.get(embedded_platform.base + result["url"]).status_code == 403  # media needs a role
+    # an expert may run sessions too; errors come back with the seq
+    expert = embedded_users["expert"]
+    sid2 = new_session(embedded_platform.base, expert, photo["id"])
+    async def bad():
+        ws = await _connect(embedded_platform.ws_base, sid2, expert)
+        await ws.send(json.dumps({"clicks": [{"x": 5000, "y": 1, "positive": True}], "seq": 3}))
+        reply = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        await ws.close()
+        return reply
+    reply = asyncio.run(bad())
+    assert reply["type"] == "error" and reply["seq"] == 3 and "outside" in reply["detail"]
+
+
+def test_ws_permissions(embedded_platform, embedded_users):
+    token = embedded_users["researcher"]
+    photo = upload_photo(embedded_platform.base, token)
+    sid = new_session(embedded_platform.base, token, photo["id"])
+    ws = embedded_platform.ws_base
+    assert asyncio.run(ws_close_code(ws, sid, None)) == 4401  # anonymous
+    assert asyncio.run(ws_close_code(ws, sid, embedded_users["reviewer"])) == 4403
+    assert asyncio.run(ws_close_code(ws, sid, embedded_users["expert"])) == 4403  # not the owner
+    assert asyncio.run(ws_close_code(ws, "00000000-0000-0000-0000-000000000000", token)) == 4404
+    r = httpx.post(f"{embedded_platform.base}/api/sessions/", json={"photo": photo["id"], "engine": "retouch.interactive"},
+                   headers={"Authorization": f"Token {embedded_users['reviewer']}"})
+    assert r.status_code == 403
+
+
+def wait_job(base, token, job_id, timeout=120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = httpx.get(f"{base}/api/jobs/{job_id}/", headers={"Authorization": f"Token {token}"}).json()
+        if job["status"] in ("succeeded", "failed", "cancelled"):
+            return job
+        time.sleep(0.3)
+    raise TimeoutError(job)
+
+
+def test_engines_as_ordinary_jobs(embedded_platform, embedded_users):
+    base, token = embedded_platform.base, embedded_users["researcher"]
+    auth = {"Authorization": f"Token {token}"}
+    photo = upload_photo(base, token)
+    r = httpx.post(f"{base}/api/jobs/", headers=auth, json={
+        "engine": "retouch.interactive",
+        "inputs": {"photo": photo["id"], "clicks": [{"x": 250, "y": 120, "positive": True},
+                                                    {"x": 480, "y": 480, "positive": False}]},
+        "params": {"strength": 0.9}})
+    assert r.status_code == 201, r.text
+    job = wait_job(base, token, r.json()["id"])
+    assert job["status"] == "succeeded", job["error"]
+    assert {o["name"] for o in job["outputs"]} >= {"image", "mask"}
+    out = Image.open(io.BytesIO(httpx.get(base + job["outputs"][0]["url"], headers=auth).content))
+    assert out.size == (photo["width"], photo["height"])  # full resolution
+
+    # harmonize: a foreground mask, then a box reference and a mask reference
+    mask = np.zeros((photo["height"], photo["width"]), np.uint8)
+    mask[200:480, 150:350] = 255
+    buffer = io.BytesIO()
+    Image.fromarray(mask).save(buffer, format="PNG")
+    fg = httpx.post(f"{base}/api/photos/{photo['id']}/masks/", headers=auth, data={"kind": "foreground"},
+                    files={"file": ("fg.png", buffer.getvalue(), "image/png")}).json()
+    ref = np.zeros_like(mask)
+    ref[0:150, 0:150] = 255
+    buffer = io.BytesIO()
+    Image.fromarray(ref).save(buffer, format="PNG")
+    ref_mask = httpx.post(f"{base}/api/photos/{photo['id']}/masks/", headers=auth, data={"kind": "reference"},
+                          files={"file": ("ref.png", buffer.getvalue(), "image/png")}).json()
+    for reference in ({"box": [0, 0, 150, 150]}, {"mask": ref_mask["id"]}):
+        r = httpx.post(f"{base}/api/jobs/", headers=auth, json={
+            "engine": "harmonize", "inputs": {"photo": photo["id"], "mask": fg["id"], "reference": reference}})
+        assert r.status_code == 201, r.text
+        job = wait_job(base, token, r.json()["id"])
+        assert job["status"] == "succeeded", job["error"]
+        assert "reference_percentiles" in job["info"]
+    bad = httpx.post(f"{base}/api/jobs/", headers=auth, json={
+        "engine": "harmonize", "inputs": {"photo": photo["id"], "mask": fg["id"], "reference": {"box": [1, 2]}}})
+    assert bad.status_code == 400
+
+
+# ---------------------------------------------------------------- distributed: uvicorn + celery worker + Redis
+
+def test_distributed_latest_wins_sticky_and_fallback(tmp_path):
+    need_postgres()
+    need_redis()
+    redis_db = f"{REDIS_URL}/13"
+    with scratch_postgres_database() as db_url:
+        env = base_env(DATABASE_URL=db_url, CELERY_BROKER_URL=redis_db, CHANNELS_REDIS_URL=redis_db,
+                       DATA_DIR=str(tmp_path / "data"), MEDIA_ROOT=str(tmp_path / "media"),
+                       INTERACTIVE_WORKER_GONE_SECONDS="4")
+        flush_redis_db(redis_db)
+        manage(env, "migrate", "--noinput")
+        server, base = start_server(env, tmp_path, embedded=False)
+        workers = []
+        try:
+            manage(env, "adduser", "dist", "--role", "researcher", "--password", "pw-123456")
+            token = token_for(base, "dist", "pw-123456")
+            worker_a = start_celery_worker(env, tmp_path, queues="cpu", name="alpha@test")
+            workers.append(worker_a)
+            info = wait_for_worker(base, "cpu", name="alpha@test", timeout=90)
+            assert "interactive.alpha@test" in info["queues"]
+            photo = upload_photo(base, token)
+            sid = new_session(base, token, photo["id"])
+            ws_base = base.replace("http://", "ws://")
+            received = asyncio.run(rapid_clicks(ws_base, sid, token, n=8))
+            assert [(m["type"], m["seq"]) for m in received] == [("result", 8)], received
+            session = httpx.get(f"{base}/api/sessions/{sid}/", headers={"Authorization": f"Token {token}"}).json()
+            assert session["worker_queue"] == "interactive.alpha@test"
+            again = asyncio.run(one_click(ws_base, sid, token, seq=20))
+            assert again["type"] == "result" and again["seq"] == 20
+
+            # the sticky worker dies; another worker takes the session over through the shared queue
+            worker_a.kill()
+            worker_b = start_celery_worker(env, tmp_path, queues="cpu", name="beta@test")
+            workers.append(worker_b)
+            wait_for_worker(base, "cpu", name="beta@test", timeout=90)
+            time.sleep(4.5)  # alpha's heartbeat goes stale
+            reply = asyncio.run(one_click(ws_base, sid, token, seq=30, timeout=60))
+            assert reply["type"] == "result" and reply["seq"] == 30, reply
+            session = httpx.get(f"{base}/api/sessions/{sid}/", headers={"Authorization": f"Token {token}"}).json()
+            assert session["worker_queue"] == "interactive.beta@test"
+        except Exception:
+            print(server.output())
+            for w in workers:
+                print(w.output())
+            raise
+        finally:
+            for w in workers:
+                w.stop()
+            server.stop()
+            flush_redis_db(redis_db)
