@@ -80,6 +80,11 @@ def add_method(study: Study, name: str) -> Method:
     return method
 
 
+def _put(field, rgb) -> None:
+    data = images.content(rgb)
+    field.save(data.name, data, save=False)
+
+
 def add_item_arrays(study: Study, *, name: str, subset: str, input_rgb: np.ndarray,
                     outputs: dict[str, np.ndarray], seed: int = 0) -> Item:
     """Store an item from decoded float RGB arrays: every image normalised to the input's size."""
@@ -93,14 +98,14 @@ def add_item_arrays(study: Study, *, name: str, subset: str, input_rgb: np.ndarr
         if not created:
             item.outputs.all().delete()
             item.subset = subset[:100]
-        item.input_image.save("x.jpg", images.content(base), save=False)
+        _put(item.input_image, base)
         item.save()
         for k, (method_name, rgb) in enumerate(sorted(outputs.items())):
             method = add_method(study, method_name)
             out = images.match_size(rgb, shape)
             row = Output(item=item, method=method)
-            row.image.save("x.jpg", images.content(out), save=False)
-            row.degraded.save("x.jpg", images.content(images.degrade(out, seed + k)), save=False)
+            _put(row.image, out)
+            _put(row.degraded, images.degrade(out, seed + k))
             row.save()
     return item
 

@@ -41,6 +41,14 @@ function tabs() {
   document.querySelectorAll("#tabs .tab").forEach((b) => b.addEventListener("click", () => { view = b.dataset.view; draw(); }));
 }
 
+function perMethod(n) {
+  const M = data.win_matrix[view] || data.win_matrix.all;
+  const i = data.results.conditions.indexOf(n);
+  let total = 0;
+  for (let j = 0; j < M.length; j++) if (j !== i) total += M[i][j] + M[j][i];
+  return Math.round(total);
+}
+
 function table(r) {
   const t = document.getElementById("score-table");
   if (!r?.bradley_terry) { t.replaceChildren(el("tr", {}, el("td", { class: "muted", text: "No votes yet." }))); return; }
@@ -52,7 +60,7 @@ function table(r) {
     return td;
   };
   const head = el("tr", {}, ...["Method", "Comparisons", "Preference rate", "B–T score", "Thurstone z", "JOD"].map((h, i) => el("th", { class: i ? "num" : "", text: h })));
-  const rows = order.map((n) => el("tr", { "data-method": n }, el("td", { text: n }), el("td", { class: "num", text: String(r.comparisons?.[n] ?? "–") }),
+  const rows = order.map((n) => el("tr", { "data-method": n }, el("td", { text: n }), el("td", { class: "num", text: String(perMethod(n)) }),
     cell(r.preference_rate[n], "preference_rate", n, 1, (x) => pct(x)), cell(r.bradley_terry.score[n], "bradley_terry.score", n),
     cell(r.thurstone.z[n], "thurstone.z", n), cell(r.thurstone.jod[n], "thurstone.jod", n, 2)));
   t.replaceChildren(el("thead", {}, head), el("tbody", {}, ...rows));
