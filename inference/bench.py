@@ -68,16 +68,26 @@ def bench_adjust(width: int = 6000, height: int = 4000, runs: int = 5, warmup: i
     tiles = []
     for _ in range(warmup):
         engine.run({"image": image}, params, progress=tiles.append)
-    times = []
+    times, cpu_times = [], []
     for _ in range(runs):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         out = engine.run({"image": image}, params)["image"]
         times.append(time.perf_counter() - t0)
+        cpu_times.append(time.process_time() - c0)
         del out
     return {"engine": "adjust", "width": width, "height": height,
             "megapixels": round(width * height / 1e6, 2), "warmup": warmup, "tiles": len(tiles),
             "cpus": os.cpu_count(), "params": params, **summarize(times),
+            # CPU seconds (all threads) per run: a load-independent check when the machine is shared.
+            "cpu_median_s": statistics.median(cpu_times), "load_avg_1m": _load_average(),
             "times_s": [round(t, 4) for t in times]}
+
+
+def _load_average() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
 
 
 def _job_latency_section(args: argparse.Namespace) -> dict[str, Any] | None:
@@ -109,7 +119,8 @@ def _run_adjust(args: argparse.Namespace) -> dict[str, Any]:
         print(f"adjust {result['width']}x{result['height']} ({result['megapixels']} MP, "
               f"{result['cpus']} CPUs, {result['runs']} runs after {result['warmup']} warm-up): "
               f"median {result['median_s']:.3f} s  min {result['min_s']:.3f} s  "
-              f"p90 {result['p90_s']:.3f} s", flush=True)
+              f"p90 {result['p90_s']:.3f} s  (CPU {result['cpu_median_s']:.3f} s/run, "
+              f"load {result['load_avg_1m']})", flush=True)
     sections: dict[str, Any] = {}
     extra = dict(EXTRA_SECTIONS)
     if args.no_e2e:
