@@ -65,9 +65,9 @@ def bench_adjust(width: int = 6000, height: int = 4000, runs: int = 5, warmup: i
     engine = engines.create("adjust")
     image = synthetic_image(width, height, seed)
     params = dict(TYPICAL_ADJUST_PARAMS if params is None else params)
-    tiles = []
+    progress_calls: list[float] = []
     for _ in range(warmup):
-        engine.run({"image": image}, params, progress=tiles.append)
+        engine.run({"image": image}, params, progress=progress_calls.append)
     times, cpu_times = [], []
     for _ in range(runs):
         c0, t0 = time.process_time(), time.perf_counter()
@@ -76,7 +76,7 @@ def bench_adjust(width: int = 6000, height: int = 4000, runs: int = 5, warmup: i
         cpu_times.append(time.process_time() - c0)
         del out
     return {"engine": "adjust", "width": width, "height": height,
-            "megapixels": round(width * height / 1e6, 2), "warmup": warmup, "tiles": len(tiles),
+            "megapixels": round(width * height / 1e6, 2), "warmup": warmup, "progress_calls": len(progress_calls),
             "cpus": os.cpu_count(), "params": params, **summarize(times),
             # CPU seconds (all threads) per run: a load-independent check when the machine is shared.
             "cpu_median_s": statistics.median(cpu_times), "load_avg_1m": _load_average(),
