@@ -51,7 +51,7 @@ def _tone(rgb: np.ndarray, method: str) -> np.ndarray:
 def build_study(owner, *, participants: int, extra: int = 0, seed: int = 0, title: str | None = None) -> Study:
     from skimage import data
 
-    per = math.ceil(len(SUBSETS) * ITEMS_PER_SUBSET * 10 / max(1, participants))
+    per = math.ceil(len(SUBSETS) * ITEMS_PER_SUBSET * 10 / max(1, participants or extra))
     study = services.create_study(
         owner=owner, title=title or "Region-aware portrait retouching: user study (demo)", kind="pairwise",
         allow_tie=False, practice_trials=2, participants_wanted=participants + extra, trials_per_participant=per,

@@ -4,9 +4,13 @@ vote endpoint is the hot path: one SELECT (trial joined with the token's partici
 
 from __future__ import annotations
 
+import functools
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 from django.core.files.storage import default_storage
+from django.core.handlers.asgi import ASGIRequest
+from django.db import InterfaceError, OperationalError, connection
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
@@ -46,10 +50,36 @@ def _participant(request):
     return selectors.participant_for_token(h) if h else None
 
 
+# Under an ASGI server Django runs each sync view on a fresh per-request thread, and a persistent
+# (CONN_MAX_AGE) connection opened there is orphaned when the thread ends (Django ticket #33497):
+# under load that exhausts PostgreSQL's connections. Participant views therefore run on a small,
+# long-lived pool whose threads keep one connection each. In-process (test client, demo_study)
+# requests run inline, on the caller's connection and transaction.
+_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="participant-api")
+
+
+def _inline(view, request, *args, **kwargs):
+    try:
+        return view(request, *args, **kwargs)
+    except (OperationalError, InterfaceError):  # a pooled connection died (database restart): retry once
+        connection.close()
+        return view(request, *args, **kwargs)
+
+
+def pooled(view):
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not isinstance(request, ASGIRequest):
+            return view(request, *args, **kwargs)
+        return _pool.submit(_inline, view, request, *args, **kwargs).result()
+    return wrapper
+
+
 UNAUTHORISED = "Send the X-Participant-Token header you received when joining."
 
 
 @require_GET
+@pooled
 def study_info(request, public_id: str):
     study = get_object_or_404(Study, public_id=public_id)
     return _json(selectors.public_info(study))
@@ -57,6 +87,7 @@ def study_info(request, public_id: str):
 
 @csrf_exempt
 @require_POST
+@pooled
 def join(request, public_id: str):
     study = Study.objects.filter(public_id=public_id).first()
     if study is None:
@@ -74,6 +105,7 @@ def join(request, public_id: str):
 
 @csrf_exempt
 @require_POST
+@pooled
 def screen(request):
     participant = _participant(request)
     if participant is None:
@@ -86,6 +118,7 @@ def screen(request):
 
 
 @require_GET
+@pooled
 def next_trial(request):
     participant = _participant(request)
     if participant is None:
@@ -98,6 +131,7 @@ def next_trial(request):
 
 @csrf_exempt
 @require_POST
+@pooled
 def respond(request, trial_id: str):
     h = _token_hash(request)
     if h is None:
@@ -118,6 +152,7 @@ def respond(request, trial_id: str):
 
 
 @require_GET
+@pooled
 def image(request, token: str):
     """An opaque per-trial image: no method name, no stable file name, no metadata, no validators."""
     row = TrialImage.objects.filter(token=token).values_list("path", flat=True).first()
