@@ -179,6 +179,7 @@ function draw() {
   const warns = (r?.warnings || []).filter((w) => !w.startsWith("no votes"));
   document.getElementById("warnings").replaceChildren(...warns.map((w) => el("p", { class: "warn", text: w })));
   document.body.dataset.votes = String(data.votes);
+  document.body.dataset.participants = String(data.participants.length);
 }
 
 let timer = null, inflight = false, again = false;
