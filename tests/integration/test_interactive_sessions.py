@@ -120,6 +120,12 @@ def test_embedded_latest_wins_and_cache(embedded_platform, embedded_users):
     image = httpx.get(embedded_platform.base + result["url"], headers={"Authorization": f"Token {token}"})
     assert image.status_code == 200 and image.headers["content-type"] == "image/png"
     assert httpx.get(embedded_platform.base + result["url"]).status_code == 403  # media needs a role
+    # the session now sticks to the embedded worker's own queue, and a click answers promptly
+    session = httpx.get(f"{embedded_platform.base}/api/sessions/{sid}/", headers={"Authorization": f"Token {token}"})
+    assert session.json()["worker_queue"].startswith("interactive.embedded@")
+    t0 = time.monotonic()
+    assert asyncio.run(one_click(embedded_platform.ws_base, sid, token, seq=11))["seq"] == 11
+    assert time.monotonic() - t0 < 3.0
     # an expert may run sessions too; errors come back with the seq
     expert = embedded_users["expert"]
     sid2 = new_session(embedded_platform.base, expert, photo["id"])

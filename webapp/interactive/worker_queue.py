@@ -12,8 +12,14 @@ from celery import signals
 
 from webapp.interactive.runner import worker_queue_name
 
+# The node name of the worker in this process (one per process: ``celery worker`` or the embedded
+# one). Task requests do not always carry it (the embedded threads pool reports the bare host).
+local_hostname: str | None = None
+
 
 def add_worker_queue(app, hostname: str) -> str:
+    global local_hostname
+    local_hostname = hostname
     name = worker_queue_name(hostname)
     queues = app.amqp.queues
     if name not in queues.consume_from:
