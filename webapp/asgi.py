@@ -8,14 +8,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 django_http = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from webapp.routing import websocket_urlpatterns  # noqa: E402
-from webapp.ws_auth import WebSocketAuthStack  # noqa: E402
+from webapp.ws_auth import CookieOriginGuard, WebSocketAuthStack  # noqa: E402
 
 application = ProtocolTypeRouter({
     # Static files are small and few; serving them here keeps the embedded mode one process.
     "http": ASGIStaticFilesHandler(django_http),
-    "websocket": AllowedHostsOriginValidator(WebSocketAuthStack(URLRouter(websocket_urlpatterns))),
+    "websocket": CookieOriginGuard(WebSocketAuthStack(URLRouter(websocket_urlpatterns))),
 })

@@ -39,8 +39,11 @@ def report_worker(name: str, queues: list[str], device: str) -> None:
         "loaded": loaded_engines(), "last_seen": timezone.now()})
 
 
-def start_worker_heartbeat(name: str, queues: list[str]) -> threading.Event:
-    """Report every few seconds, and reap jobs whose worker stopped; returns a stop event."""
+def start_worker_heartbeat(name: str, queues) -> threading.Event:
+    """Report every few seconds, and reap jobs whose worker stopped; returns a stop event.
+
+    ``queues`` is a list or a callable returning one (queues can be added after start-up).
+    """
     from webapp.jobs.services import reap_stale_jobs
 
     stop = threading.Event()
@@ -50,7 +53,7 @@ def start_worker_heartbeat(name: str, queues: list[str]) -> threading.Event:
         while True:
             try:
                 close_old_connections()
-                report_worker(name, queues, device)
+                report_worker(name, list(queues() if callable(queues) else queues), device)
                 reap_stale_jobs()
             except Exception:
                 log.exception("worker heartbeat failed")
@@ -61,10 +64,14 @@ def start_worker_heartbeat(name: str, queues: list[str]) -> threading.Event:
     return stop
 
 
-@signals.worker_ready.connect
-def _on_worker_ready(sender, **kwargs):
-    queues = [q.name for q in sender.task_consumer.queues] if sender.task_consumer else []
-    start_worker_heartbeat(sender.hostname, queues)
+@signals.celeryd_after_setup.connect(weak=False)
+def _on_worker_setup(sender=None, instance=None, **kwargs):
+    # Not worker_ready: a solo worker may run a redelivered task before sending that signal,
+    # and a worker must report (and reap) while its first task runs.
+    if instance is None or not sender:
+        return
+    app = instance.app
+    start_worker_heartbeat(sender, lambda: sorted(app.amqp.queues.consume_from))
 
 
 @signals.worker_shutdown.connect
