@@ -93,7 +93,15 @@ TEMPLATES = [
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    # Under ASGI each sync request runs on a short-lived thread, so persistent per-thread
+    # connections leak (Django #33497). A process-wide psycopg pool reuses them instead.
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": int(os.environ.get("DB_POOL_MIN", 2)),
+            "max_size": int(os.environ.get("DB_POOL_MAX", 20)),
+            "timeout": 10,
+        }
 else:
     DATABASES = {
         "default": {
