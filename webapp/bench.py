@@ -1,0 +1,130 @@
+"""End-to-end job latency for ``python -m inference.bench adjust``: API submit → WebSocket completion.
+
+A 360p ``adjust`` job (640 × 360 photo) is submitted through ``POST /api/jobs/`` while a
+WebSocket on ``/ws/jobs/`` listens; the latency is the time until its ``succeeded`` event
+arrives. Jobs go one after another, so each measures the full path, not a queue backlog.
+
+* embedded: ``manage.py serve`` (worker thread, memory transport, in-memory channel layer);
+* distributed: uvicorn + a ``celery worker`` process, Redis broker and channel layer, a scratch
+  PostgreSQL database (skipped when those services are absent).
+
+Developer tool: it reuses the process helpers of the test suite (tests/support.py), so run it
+from a checkout. Loopback only; everything it starts or creates is removed at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REDIS_DB = "redis://127.0.0.1:6379/4"
+
+
+def _pcts(values: list[float]) -> dict:
+    a = np.asarray(values, float)
+    return {"n": int(a.size), "p50_ms": round(float(np.percentile(a, 50)), 1),
+            "p90_ms": round(float(np.percentile(a, 90)), 1), "min_ms": round(float(a.min()), 1)}
+
+
+def _photo_png() -> bytes:
+    import cv2
+    from skimage import data
+
+    portrait = cv2.resize(data.astronaut(), (640, 360), interpolation=cv2.INTER_AREA)
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(portrait, cv2.COLOR_RGB2BGR))
+    assert ok
+    return encoded.tobytes()
+
+
+async def _submit_loop(base: str, token: str, photo: int, n: int) -> list[float]:
+    import httpx
+    import websockets
+
+    latencies = []
+    auth = {"Authorization": f"Token {token}"}
+    async with httpx.AsyncClient(base_url=base, headers=auth, timeout=60) as http, \
+            websockets.connect(f"{base.replace('http://', 'ws://')}/ws/jobs/?token={token}") as ws:
+        for i in range(n + 3):
+            t0 = time.perf_counter()
+            response = await http.post("/api/jobs/", json={
+                "engine": "adjust", "inputs": {"photo": photo},
+                "params": {"exposure": round(0.01 * (i % 50), 2), "contrast": 10}})
+            response.raise_for_status()
+            job_id = response.json()["id"]
+            while True:
+                event = json.loads(await asyncio.wait_for(ws.recv(), 60))
+                if event.get("id") == job_id and event["status"] in ("succeeded", "failed"):
+                    break
+            if event["status"] != "succeeded":
+                raise RuntimeError(f"job failed: {event}")
+            if i >= 3:  # the first jobs warm the engine and the connections
+                latencies.append((time.perf_counter() - t0) * 1000)
+    return latencies
+
+
+def _run(base: str, env: dict, n: int) -> dict:
+    import httpx
+
+    from tests.support import manage, token_for
+
+    manage(env, "adduser", "bench", "--role", "researcher", "--password", "bench-pw-123")
+    token = token_for(base, "bench", "bench-pw-123")
+    photo = httpx.post(f"{base}/api/photos/", headers={"Authorization": f"Token {token}"},
+                       files={"file": ("p.png", _photo_png(), "image/png")}, timeout=60).json()["id"]
+    return _pcts(asyncio.run(_submit_loop(base, token, photo, n)))
+
+
+def bench_embedded(n: int) -> dict:
+    from tests.support import base_env, start_server
+
+    with tempfile.TemporaryDirectory(prefix="plab-bench-") as tmp:
+        env = base_env(DATA_DIR=tmp, LOG_LEVEL="WARNING")
+        server, base = start_server(env, Path(tmp), embedded=True)
+        try:
+            return _run(base, env, n)
+        finally:
+            server.stop()
+
+
+def bench_distributed(n: int) -> dict:
+    from tests.support import (
+        base_env,
+        flush_redis_db,
+        manage,
+        port_open,
+        scratch_postgres_database,
+        start_celery_worker,
+        start_server,
+        wait_for_worker,
+    )
+
+    if not (port_open("127.0.0.1", 5432) and port_open("127.0.0.1", 6379)):
+        return {"skipped": "needs PostgreSQL on :5432 and Redis on :6379"}
+    with tempfile.TemporaryDirectory(prefix="plab-bench-") as tmp, scratch_postgres_database() as db_url:
+        env = base_env(DATABASE_URL=db_url, CELERY_BROKER_URL=REDIS_DB, CHANNELS_REDIS_URL=REDIS_DB,
+                       DATA_DIR=tmp, MEDIA_ROOT=str(Path(tmp) / "media"), LOG_LEVEL="WARNING")
+        flush_redis_db(REDIS_DB)
+        manage(env, "migrate", "--noinput")
+        server, base = start_server(env, Path(tmp), embedded=False)
+        worker = start_celery_worker(env, Path(tmp), queues="cpu,gpu", name="bench@localhost")
+        try:
+            wait_for_worker(base, "cpu", name="bench@localhost", timeout=90)
+            return _run(base, env, n)
+        finally:
+            worker.stop()
+            server.stop()
+            flush_redis_db(REDIS_DB)
+
+
+def job_latency(args) -> dict:
+    n = int(getattr(args, "jobs", 30) or 30)
+    return {"jobs_per_mode": n, "embedded": bench_embedded(n), "distributed": bench_distributed(n)}
+
+
+if __name__ == "__main__":
+    print(json.dumps(job_latency(None), indent=2))
