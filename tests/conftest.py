@@ -11,6 +11,21 @@ from PIL import Image
 from tests.support import CHROMIUM, CHROMIUM_ARGS, need_chromium
 
 
+def pytest_collection_modifyitems(config, items):
+    """Unit, then integration, then browser tests.
+
+    Playwright's sync API keeps an event loop running in the main thread while the (session-wide)
+    browser is open, which would break ``asyncio.run`` in any later non-browser test.
+    """
+    order = {"unit": 0, "integration": 1, "browser": 2}
+
+    def level(item):
+        parts = item.nodeid.split("/")
+        return order.get(parts[1] if len(parts) > 1 and parts[0] == "tests" else "", 0)
+
+    items.sort(key=level)  # stable: keeps file order within each level
+
+
 @pytest.fixture(autouse=True)
 def _media_in_tmp(request, tmp_path):
     # Files written by in-process tests go to a throwaway folder, never to ./var.
