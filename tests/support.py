@@ -193,3 +193,34 @@ def manage(env: dict[str, str], *args: str) -> str:
     if result.returncode != 0:
         raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result.stdout
+
+
+def services_for_distributed_mode() -> str | None:
+    """None when PostgreSQL and Redis answer; else why a distributed run cannot happen."""
+    if port_open("127.0.0.1", 5432) and port_open("127.0.0.1", 6379):
+        return None
+    return "needs PostgreSQL on :5432 and Redis on :6379"
+
+
+@contextmanager
+def distributed_platform(redis_url: str, *, worker_name: str, queues: str = "cpu,gpu"):
+    """uvicorn + one ``celery worker`` on a scratch database, Redis as broker and channel layer.
+
+    Yields ``(base_url, env)``; every process, database, Redis db and folder is removed after.
+    """
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="plab-") as tmp, scratch_postgres_database() as db_url:
+        env = base_env(DATABASE_URL=db_url, CELERY_BROKER_URL=redis_url, CHANNELS_REDIS_URL=redis_url,
+                       DATA_DIR=tmp, MEDIA_ROOT=str(Path(tmp) / "media"), LOG_LEVEL="WARNING")
+        flush_redis_db(redis_url)
+        manage(env, "migrate", "--noinput")
+        server, base = start_server(env, Path(tmp), embedded=False)
+        worker = start_celery_worker(env, Path(tmp), queues=queues, name=worker_name)
+        try:
+            wait_for_worker(base, queues.split(",")[0], name=worker_name, timeout=90)
+            yield base, env
+        finally:
+            worker.stop()
+            server.stop()
+            flush_redis_db(redis_url)

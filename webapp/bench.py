@@ -92,33 +92,13 @@ def bench_embedded(n: int) -> dict:
 
 
 def bench_distributed(n: int) -> dict:
-    from tests.support import (
-        base_env,
-        flush_redis_db,
-        manage,
-        port_open,
-        scratch_postgres_database,
-        start_celery_worker,
-        start_server,
-        wait_for_worker,
-    )
+    from tests.support import distributed_platform, services_for_distributed_mode
 
-    if not (port_open("127.0.0.1", 5432) and port_open("127.0.0.1", 6379)):
-        return {"skipped": "needs PostgreSQL on :5432 and Redis on :6379"}
-    with tempfile.TemporaryDirectory(prefix="plab-bench-") as tmp, scratch_postgres_database() as db_url:
-        env = base_env(DATABASE_URL=db_url, CELERY_BROKER_URL=REDIS_DB, CHANNELS_REDIS_URL=REDIS_DB,
-                       DATA_DIR=tmp, MEDIA_ROOT=str(Path(tmp) / "media"), LOG_LEVEL="WARNING")
-        flush_redis_db(REDIS_DB)
-        manage(env, "migrate", "--noinput")
-        server, base = start_server(env, Path(tmp), embedded=False)
-        worker = start_celery_worker(env, Path(tmp), queues="cpu,gpu", name="bench@localhost")
-        try:
-            wait_for_worker(base, "cpu", name="bench@localhost", timeout=90)
-            return _run(base, env, n)
-        finally:
-            worker.stop()
-            server.stop()
-            flush_redis_db(REDIS_DB)
+    missing = services_for_distributed_mode()
+    if missing:
+        return {"skipped": missing}
+    with distributed_platform(REDIS_DB, worker_name="bench@localhost") as (base, env):
+        return _run(base, env, n)
 
 
 def job_latency(args) -> dict:
