@@ -1,13 +1,18 @@
 """The participant API. Participants are not users: each call sends ``X-Participant-Token``.
-Plain Django views (no session, no CSRF: nothing here trusts a cookie), kept lean because the
-vote endpoint is the hot path: one SELECT (trial joined with the token's participant) and one INSERT."""
+Plain Django views (no session, no CSRF: nothing here trusts a cookie, no DRF).
+
+The two hot paths - ``next/`` and the vote - are async views that hand one small function to a
+worker thread (``sync_to_async(thread_sensitive=False)``: no per-request thread, no hop per ORM
+call). That function borrows a connection from the process-wide psycopg pool (settings: DATABASE_URL
+→ ``OPTIONS["pool"]``) and gives it back before returning. The vote itself is one SELECT and one
+INSERT whose unique constraints decide between 201, 200 (a retry) and 409.
+"""
 
 from __future__ import annotations
 
-import functools
 import json
-from concurrent.futures import ThreadPoolExecutor
 
+from asgiref.sync import sync_to_async
 from django.core.files.storage import default_storage
 from django.core.handlers.asgi import ASGIRequest
 from django.db import InterfaceError, OperationalError, connection
@@ -18,6 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from studies import selectors, services
 from studies.models import Study, TrialImage
+from studies.services import UNAUTHORISED
 
 NO_STORE = "no-store"
 
@@ -42,7 +48,7 @@ def _body(request) -> dict | None:
 
 def _token_hash(request) -> str | None:
     token = request.headers.get("X-Participant-Token", "")
-    return services.hash_token(token) if token else None
+    return services.hash_token(token) if 0 < len(token) <= 200 else None
 
 
 def _participant(request):
@@ -50,36 +56,34 @@ def _participant(request):
     return selectors.participant_for_token(h) if h else None
 
 
-# Under an ASGI server Django runs each sync view on a fresh per-request thread, and a persistent
-# (CONN_MAX_AGE) connection opened there is orphaned when the thread ends (Django ticket #33497):
-# under load that exhausts PostgreSQL's connections. Participant views therefore run on a small,
-# long-lived pool whose threads keep one connection each. In-process (test client, demo_study)
-# requests run inline, on the caller's connection and transaction.
-_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="participant-api")
+def _with_connection(fn, *args):
+    """Run ``fn`` on a pool-borrowed connection and give the connection back afterwards.
 
-
-def _inline(view, request, *args, **kwargs):
+    The pool hands out idle connections without testing them (CONN_HEALTH_CHECKS is off), so after
+    a database restart the first use fails: the broken connection is then dropped, the pool's
+    idle connections are checked (dead ones replaced), and ``fn`` runs once more. Both callers
+    are safe to repeat: reads, and a vote INSERT whose constraints turn a repeat into a 200."""
     try:
-        return view(request, *args, **kwargs)
-    except (OperationalError, InterfaceError):  # a pooled connection died (database restart): retry once
+        try:
+            return fn(*args)
+        except (OperationalError, InterfaceError):
+            connection.close()
+            pool = getattr(connection, "pool", None)
+            if pool is not None:
+                pool.check()
+            return fn(*args)
+    finally:
         connection.close()
-        return view(request, *args, **kwargs)
 
 
-def pooled(view):
-    @functools.wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not isinstance(request, ASGIRequest):
-            return view(request, *args, **kwargs)
-        return _pool.submit(_inline, view, request, *args, **kwargs).result()
-    return wrapper
-
-
-UNAUTHORISED = "Send the X-Participant-Token header you received when joining."
+async def _db(request, fn, *args):
+    if isinstance(request, ASGIRequest):  # a real server: any pool thread, own pooled connection
+        return await sync_to_async(_with_connection, thread_sensitive=False)(fn, *args)
+    # In-process (test client, demo_study): the caller's thread, connection and transaction.
+    return await sync_to_async(fn, thread_sensitive=True)(*args)
 
 
 @require_GET
-@pooled
 def study_info(request, public_id: str):
     study = get_object_or_404(Study, public_id=public_id)
     return _json(selectors.public_info(study))
@@ -87,7 +91,6 @@ def study_info(request, public_id: str):
 
 @csrf_exempt
 @require_POST
-@pooled
 def join(request, public_id: str):
     study = Study.objects.filter(public_id=public_id).first()
     if study is None:
@@ -105,7 +108,6 @@ def join(request, public_id: str):
 
 @csrf_exempt
 @require_POST
-@pooled
 def screen(request):
     participant = _participant(request)
     if participant is None:
@@ -117,42 +119,46 @@ def screen(request):
     return _json({"ok": True})
 
 
-@require_GET
-@pooled
-def next_trial(request):
-    participant = _participant(request)
+def _next(token_hash: str) -> tuple[int, dict]:
+    participant = selectors.participant_for_token(token_hash)
     if participant is None:
-        return _error(UNAUTHORISED, 401)
+        return 401, {"detail": UNAUTHORISED}
     trial = services.next_trial(participant)
     if trial is None:
-        return _json(services.completion(participant))
-    return _json(selectors.trial_payload(trial, participant))
+        return 200, services.completion(participant)
+    return 200, selectors.trial_payload(trial, participant)
+
+
+@require_GET
+async def next_trial(request):
+    h = _token_hash(request)
+    if h is None:
+        return _error(UNAUTHORISED, 401)
+    status, data = await _db(request, _next, h)
+    return _json(data, status)
+
+
+def _vote(trial_id: str, token_hash: str, body: dict) -> tuple[int, dict]:
+    try:
+        return services.record_vote(trial_id, token_hash, body)
+    except services.StudyError as exc:
+        return exc.status, {"detail": str(exc)}
 
 
 @csrf_exempt
 @require_POST
-@pooled
-def respond(request, trial_id: str):
+async def respond(request, trial_id: str):
     h = _token_hash(request)
     if h is None:
         return _error(UNAUTHORISED, 401)
-    trial = selectors.trial_for(trial_id, h)
-    if trial is None:
-        if selectors.participant_for_token(h) is None:
-            return _error(UNAUTHORISED, 401)
-        return _error("No such trial for you.", 404)
     body = _body(request)
     if body is None:
         return _error("Send a JSON object.", 400)
-    try:
-        status, _ = services.record_response(trial, body)
-    except services.StudyError as exc:
-        return _error(str(exc), exc.status)
-    return _json({"stored": status == 201}, status)
+    status, data = await _db(request, _vote, trial_id, h, body)
+    return _json(data, status)
 
 
 @require_GET
-@pooled
 def image(request, token: str):
     """An opaque per-trial image: no method name, no stable file name, no metadata, no validators."""
     row = TrialImage.objects.filter(token=token).values_list("path", flat=True).first()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
+import json
 import statistics
 
 import numpy as np
@@ -24,10 +26,35 @@ def participant_for_token(token_hash: str):
     return Participant.objects.select_related("study").filter(token_hash=token_hash).first()
 
 
-def trial_for(public_id: str, token_hash: str):
-    return (Trial.objects.select_related("study").only(
-        "id", "participant_id", "candidates", "study__id", "study__kind", "study__allow_tie")
-        .filter(public_id=public_id, participant__token_hash=token_hash).first())
+@functools.cache
+def _vote_target_sql(vendor: str) -> str:
+    from django.db import connection
+
+    q = connection.ops.quote_name
+    t, p, s = Trial._meta.db_table, Participant._meta.db_table, Study._meta.db_table
+    return (f"SELECT t.{q('id')}, t.{q('participant_id')}, t.{q('study_id')}, s.{q('kind')}, s.{q('allow_tie')}, "
+            f"t.{q('candidates')} FROM {q(t)} t JOIN {q(p)} p ON p.{q('id')} = t.{q('participant_id')} "
+            f"JOIN {q(s)} s ON s.{q('id')} = t.{q('study_id')} WHERE t.{q('public_id')} = %s AND "
+            f"p.{q('token_hash')} = %s")
+
+
+def vote_target(public_id: str, token_hash: str) -> tuple | None:
+    """(trial id, participant id, study id, study kind, allow_tie, candidates) of the token holder's
+    trial, or None. The vote hot path: one SELECT on two unique indexes (trial.public_id,
+    participant.token_hash), written out once instead of compiled by the ORM on every vote (that
+    compilation was a third of the endpoint's CPU). Equivalent to ``Trial.objects.filter(public_id=...,
+    participant__token_hash=...).values_list(...)``."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(_vote_target_sql(connection.vendor), [public_id, token_hash])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    candidates = row[5]
+    if isinstance(candidates, str | bytes):
+        candidates = json.loads(candidates)
+    return (*row[:4], bool(row[4]), candidates)
 
 
 def trial_payload(trial: Trial, participant: Participant) -> dict:

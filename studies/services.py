@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import secrets
@@ -24,6 +25,9 @@ STUDY_FIELDS = {"title", "kind", "allow_tie", "rank_k", "instructions", "consent
 DESIGN_FIELDS = {"kind", "rank_k", "practice_trials", "participants_wanted", "trials_per_participant",
                  "attention_every", "schedule", "seed"}
 PROLIFIC_COMPLETE = "https://app.prolific.com/submissions/complete?cc="
+
+
+UNAUTHORISED = "Send the X-Participant-Token header you received when joining."
 
 
 class StudyError(Exception):
@@ -354,12 +358,12 @@ def completion(participant: Participant) -> dict:
     return out
 
 
-def _validate_answer(trial: Trial, kind: str, allow_tie: bool, body: dict) -> tuple[str, list | None]:
+def _validate_answer(kind: str, allow_tie: bool, n_candidates: int, body: dict) -> tuple[str, list | None]:
     if kind == Study.Kind.RANKING:
         order = body.get("order")
-        n = len(trial.candidates)
-        if not isinstance(order, list) or sorted(o for o in order if isinstance(o, int)) != list(range(n)):
-            raise StudyError(f"order must list each candidate index 0..{n - 1} once, best first.")
+        if not isinstance(order, list) or any(type(o) is not int for o in order) \
+                or sorted(order) != list(range(n_candidates)):
+            raise StudyError(f"order must list each candidate index 0..{n_candidates - 1} once, best first.")
         return "", order
     choice = body.get("choice")
     allowed = ("left", "right", "tie") if allow_tie else ("left", "right")
@@ -368,34 +372,70 @@ def _validate_answer(trial: Trial, kind: str, allow_tie: bool, body: dict) -> tu
     return choice, None
 
 
-def record_response(trial: Trial, body: dict) -> tuple[int, Response]:
-    """Store the answer once: 201 when stored now, 200 when the same answer is already stored (a retry),
-    409 for a different answer to an answered trial or an idempotency key reused for another trial."""
+def _answer_fields(body: dict) -> tuple[str, int]:
     key = body.get("idempotency_key")
     if not isinstance(key, str) or not 1 <= len(key) <= 80:
         raise StudyError("idempotency_key must be a string of 1 to 80 characters.")
-    study = trial.study
-    choice, order = _validate_answer(trial, study.kind, study.allow_tie, body)
+    elapsed = body.get("elapsed_ms", 0)
+    if elapsed is None:
+        elapsed = 0
+    if isinstance(elapsed, bool) or not isinstance(elapsed, int | float) or elapsed != elapsed:
+        raise StudyError("elapsed_ms must be a number of milliseconds.")
+    return key, int(max(0, min(elapsed, 2**31 - 1)))
+
+
+_INSERT_FIELDS = ("trial", "participant", "study", "idempotency_key", "choice", "order", "elapsed_ms", "created_at")
+
+
+@functools.cache
+def _insert_sql(vendor: str) -> str:
+    from django.db import connection
+
+    q = connection.ops.quote_name
+    columns = ", ".join(q(Response._meta.get_field(f).column) for f in _INSERT_FIELDS)
+    return f"INSERT INTO {q(Response._meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(_INSERT_FIELDS))})"
+
+
+def _insert_response(trial_id, participant_id, study_id, key, choice, order, elapsed) -> None:
+    """``Response(...).save(force_insert=True)`` written out: one INSERT, values prepared by the model's
+    own fields (JSON, aware datetime), without the ORM's per-call query compilation."""
+    from django.db import connection
+
+    meta = Response._meta
+    values = (trial_id, participant_id, study_id, key, choice, order, elapsed, timezone.now())
+    params = [meta.get_field(f).get_db_prep_save(v, connection) for f, v in zip(_INSERT_FIELDS, values, strict=True)]
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_sql(connection.vendor), params)
+
+
+def record_vote(trial_public_id: str, token_hash: str, body: dict) -> tuple[int, dict]:
+    """The vote hot path: one SELECT (the trial, joined with the token's participant and the study's
+    answer rules) and one INSERT, whose unique constraints decide. Returns (status, JSON body):
+    201 stored now, 200 the same answer was already stored (a retry: nothing new); raises StudyError
+    401 unknown token, 404 not this participant's trial, 400 bad answer, 409 a different answer to an
+    answered trial or an idempotency key reused for another trial."""
+    from studies import selectors
+
+    target = selectors.vote_target(trial_public_id, token_hash)
+    if target is None:
+        if not Participant.objects.filter(token_hash=token_hash).exists():
+            raise StudyError(UNAUTHORISED, 401)
+        raise StudyError("No such trial for you.", 404)
+    key, elapsed = _answer_fields(body)
+    trial_id, participant_id, study_id, kind, allow_tie, candidates = target
+    choice, order = _validate_answer(kind, allow_tie, len(candidates or ()), body)
     try:
-        elapsed = max(0, min(int(body.get("elapsed_ms") or 0), 2**31 - 1))
-    except (TypeError, ValueError):
-        raise StudyError("elapsed_ms must be a number of milliseconds.") from None
-    try:
-        # A single INSERT (autocommit: one transaction); the unique constraints decide.
-        row = Response(trial=trial, participant_id=trial.participant_id, study_id=study.pk,
-                       idempotency_key=key, choice=choice, order=order, elapsed_ms=elapsed)
-        if transaction.get_connection().in_atomic_block:  # inside a test or a caller's transaction
+        if transaction.get_connection().in_atomic_block:  # a test's or a caller's transaction
             with transaction.atomic():
-                row.save(force_insert=True)
-        else:
-            row.save(force_insert=True)
-        response = row
+                _insert_response(trial_id, participant_id, study_id, key, choice, order, elapsed)
+        else:  # autocommit: the INSERT is its own transaction
+            _insert_response(trial_id, participant_id, study_id, key, choice, order, elapsed)
     except IntegrityError:
-        existing = Response.objects.filter(trial=trial).first()
+        existing = Response.objects.filter(trial_id=trial_id).values_list("choice", "order").first()
         if existing is None:  # the key was used for another trial
             raise StudyError("This idempotency_key was already used for another trial.", 409) from None
-        if existing.choice == choice and existing.order == order:
-            return 200, existing
+        if existing == (choice, order):
+            return 200, {"stored": False}
         raise StudyError("This trial was already answered differently.", 409) from None
-    live.vote_arrived(study.pk)
-    return 201, response
+    live.vote_arrived(study_id)
+    return 201, {"stored": True}
