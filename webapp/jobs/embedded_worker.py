@@ -36,5 +36,5 @@ def start_embedded_worker(queues: tuple[str, ...] = ("gpu", "cpu"), concurrency:
     threading.Thread(target=worker.start, name="embedded-celery-worker", daemon=True).start()
     if not worker.ready.wait(30):
         raise RuntimeError("the embedded Celery worker did not start within 30 s")
-    start_worker_heartbeat(hostname, list(queues))
+    start_worker_heartbeat(hostname, lambda: sorted(app.amqp.queues.consume_from))
     return worker
