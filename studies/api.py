@@ -12,7 +12,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from studies import export, selectors, services
+from studies import engine_items, export, selectors, services
 from studies.analysis import to_json
 from studies.models import Output, Study
 from webapp.accounts.permissions import IsResearcher
@@ -130,6 +130,46 @@ class ImportView(ResearcherView):
         except services.StudyError as exc:
             return _refused(exc)
         return Response({"added": added, "study": study_detail(study)}, status=status.HTTP_201_CREATED)
+
+
+class ItemsFromJobsView(ResearcherView):
+    """Items from engines. GET: progress. POST ``{"group": id, "methods": [{"engine", "params", "name"}],
+    "subset"?}``: one job per photo of the group × method (again: retries failed ones only)."""
+
+    parser_classes = [JSONParser]
+
+    def get(self, request, pk):
+        return Response(selectors.job_items_status(self.study(request, pk)))
+
+    def post(self, request, pk):
+        from webapp.photos.models import PhotoGroup
+
+        study = self.study(request, pk)
+        group_id = request.data.get("group")
+        group = PhotoGroup.objects.filter(pk=group_id).first() if isinstance(group_id, int) else None
+        if group is None:
+            return Response({"detail": "Send the photo group's id as 'group'."}, status=400)
+        subset = request.data.get("subset")
+        try:
+            created = engine_items.items_from_jobs(study, owner=request.user, group=group,
+                                                   methods=request.data.get("methods"),
+                                                   subset=None if subset is None else str(subset))
+        except services.StudyError as exc:
+            return _refused(exc)
+        return Response({"jobs_created": created, **selectors.job_items_status(study)},
+                        status=status.HTTP_201_CREATED)
+
+
+class GatherJobsView(ResearcherView):
+    """POST: build the items whose jobs have all succeeded (a batch per call); returns progress."""
+
+    def post(self, request, pk):
+        study = self.study(request, pk)
+        try:
+            added = engine_items.gather_job_items(study)
+        except services.StudyError as exc:
+            return _refused(exc)
+        return Response({"items_added": added, **selectors.job_items_status(study)})
 
 
 class StatusView(ResearcherView):

@@ -218,6 +218,7 @@ class Load:
         self.codes: dict[int, int] = {}
         self.accepted: set[str] = set()
         self.errors = 0
+        self.reconnects = 0
 
     async def vote(self, conn: Connection, token: str, tid: str, scheduled: float | None = None) -> None:
         body = json.dumps({"choice": self.rng.choice(("left", "right")), "idempotency_key": f"k-{tid}",
@@ -226,7 +227,7 @@ class Load:
         for attempt in range(2 if self.rng.random() < self.duplicate_share else 1):
             t0 = scheduled if (scheduled is not None and attempt == 0) else time.perf_counter()
             try:
-                status, _ = await conn.post(f"/api/participate/trials/{tid}/response/", body, headers)
+                status, _ = await self._post(conn, f"/api/participate/trials/{tid}/response/", body, headers)
             except (OSError, asyncio.IncompleteReadError, ValueError):
                 conn.close()
                 self.errors += 1
@@ -236,6 +237,19 @@ class Load:
             self.codes[status] = self.codes.get(status, 0) + 1
             if status == 201:
                 self.accepted.add(tid)
+
+    async def _post(self, conn: Connection, path: str, body: bytes, headers: str) -> tuple[int, bytes]:
+        """Like a browser: a kept-alive connection the server closed meanwhile (uvicorn drops idle ones
+        after 5 s) is reopened and the request sent again, once (votes are idempotent)."""
+        reused = conn.writer is not None
+        try:
+            return await conn.post(path, body, headers)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            if not reused:
+                raise
+            conn.close()
+            self.reconnects += 1
+            return await conn.post(path, body, headers)
 
     async def closed_loop(self, concurrency: int, duration: float) -> float:
         deadline = time.perf_counter() + duration
@@ -297,7 +311,7 @@ class Load:
         return {"requests": len(lat), "wall_s": wall, "throughput": len(lat) / wall, "p50_ms": pct(0.50),
                 "p90_ms": pct(0.90), "p99_ms": pct(0.99), "max_ms": 1000 * lat[-1],
                 "mean_ms": 1000 * sum(lat) / len(lat), "codes": self.codes, "errors": self.errors,
-                "accepted": len(self.accepted)}
+                "reconnects": self.reconnects, "accepted": len(self.accepted)}
 
 
 # ----------------------------------------------------------------------------- CPU accounting
@@ -379,7 +393,8 @@ def run_phase(name: str, load: Load, proc, args) -> dict:
         print("  no answers")
         return res
     print(f"  requests {res['requests']} in {res['wall_s']:.2f} s → {res['throughput']:.0f} votes/s "
-          f"(status codes {res['codes']}, connection errors {res['errors']})")
+          f"(status codes {res['codes']}, "
+          f"connection errors {res['errors']}, stale keep-alive connections reopened {res['reconnects']})")
     print(f"  latency p50 {res['p50_ms']:.1f} ms · p90 {res['p90_ms']:.1f} ms · p99 {res['p99_ms']:.1f} ms · "
           f"max {res['max_ms']:.1f} ms")
     print("  " + format_cpu(cpu, res["requests"]))

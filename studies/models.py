@@ -189,3 +189,24 @@ class Response(models.Model):
 
     def __str__(self) -> str:
         return f"response {self.pk}"
+
+
+class JobItem(models.Model):
+    """Items from engines: one job (an engine with preset parameters, run on one photo of a photo
+    group) whose output becomes the photo's item's output for ``method``. ``item`` is set once every
+    job of that photo has succeeded and the item was built (``services.gather_job_items``)."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="job_items")
+    photo = models.ForeignKey("photos.Photo", on_delete=models.CASCADE, related_name="+")
+    method = models.CharField(max_length=100)
+    job = models.ForeignKey("jobs.Job", on_delete=models.CASCADE, related_name="+")
+    subset = models.CharField(max_length=100, blank=True)
+    item = models.ForeignKey(Item, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["study", "photo", "method"], name="job_item_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.method} on photo {self.photo_id}"

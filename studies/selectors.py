@@ -215,3 +215,29 @@ def study_summary(study: Study) -> dict:
     return {"participants": counts["total"], "completed": counts["completed"],
             "responses": Response.objects.filter(study=study).count(),
             "items": study.items.count(), "methods": study.methods.count()}
+
+
+def job_items_status(study: Study) -> dict:
+    """Items from engines: jobs by status, photos by state (added / waiting / failed), failures."""
+    from studies.models import JobItem
+
+    jobs: dict[str, int] = {}
+    photos: dict[int, set[str]] = {}
+    failures = []
+    methods: list[str] = []
+    for photo_id, method, job_id, status, error, item_id in JobItem.objects.filter(study=study).order_by(
+            "id").values_list("photo_id", "method", "job_id", "job__status", "job__error", "item_id"):
+        jobs[status] = jobs.get(status, 0) + 1
+        if method not in methods:
+            methods.append(method)
+        state = "added" if item_id and status == "succeeded" else \
+            "failed" if status in ("failed", "cancelled") else "waiting"
+        photos.setdefault(photo_id, set()).add(state)
+        if state == "failed" and len(failures) < 20:
+            failures.append({"photo": photo_id, "method": method, "job": job_id, "status": status,
+                             "error": error[:300]})
+    summary = {"added": 0, "waiting": 0, "failed": 0}
+    for states in photos.values():
+        summary["failed" if "failed" in states else "waiting" if "waiting" in states else "added"] += 1
+    return {"jobs": jobs, "photos": summary, "methods": methods, "failures": failures,
+            "done": summary["waiting"] == 0}

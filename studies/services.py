@@ -164,11 +164,11 @@ def _manifest_from_files(files: dict[str, bytes]) -> list[dict]:
     return list(items.values())
 
 
-def import_archive(study: Study, data: bytes, max_members: int = 20000) -> int:
-    """Bulk-add items from a zip archive; returns how many items were added."""
+def import_archive(study: Study, data, max_members: int = 20000) -> int:
+    """Bulk-add items from a zip archive (bytes, a path or a binary file); returns how many items were added."""
     _frozen(study)
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
+        archive = zipfile.ZipFile(io.BytesIO(data) if isinstance(data, bytes | bytearray) else data)
     except zipfile.BadZipFile as exc:
         raise StudyError("That is not a zip archive.") from exc
     members = [m for m in archive.infolist() if not m.is_dir() and "__MACOSX" not in m.filename]
@@ -184,11 +184,20 @@ def import_archive(study: Study, data: bytes, max_members: int = 20000) -> int:
 
 
 def import_directory(study: Study, root) -> int:
+    """Bulk-add items from a folder laid out like an archive (hidden files and folders are skipped)."""
     from pathlib import Path
 
+    _frozen(study)
     root = Path(root)
-    files = {str(p.relative_to(root).as_posix()): p.read_bytes() for p in root.rglob("*")
-             if p.is_file() and (p.suffix.lower() in IMAGE_SUFFIXES or p.name.lower() == "manifest.csv")}
+    if not root.is_dir():
+        raise StudyError(f"{root} is not a folder.")
+    files = {}
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root)
+        if not p.is_file() or any(part.startswith(".") or part == "__MACOSX" for part in rel.parts):
+            continue
+        if p.suffix.lower() in IMAGE_SUFFIXES or p.name.lower() == "manifest.csv":
+            files[rel.as_posix()] = p.read_bytes()
     return import_files(study, files)
 
 

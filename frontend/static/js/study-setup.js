@@ -69,4 +69,83 @@ drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.ad
 drop.addEventListener("dragleave", () => drop.classList.remove("over"));
 drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); if (e.dataTransfer.files[0]) sendZip(e.dataTransfer.files[0]); });
 
+// ---- items from engines: jobs per photo of a group × engine setting, gathered into items
+const PRESETS = [
+  { engine: "retouch.auto", name: "retouch.auto", params: {} },
+  { engine: "adjust", name: "adjust +0.5 EV", params: { exposure: 0.5 } },
+];
+const fjRows = document.getElementById("fj-rows");
+let fjEngines = [];
+let fjTimer = null;
+
+function fjRow(preset) {
+  const engine = el("select", { "aria-label": "Engine" }, ...fjEngines.map((e) => el("option", { value: e.name, text: e.name })));
+  engine.value = preset.engine;
+  const name = el("input", { "aria-label": "Method name", placeholder: "Method name", value: preset.name });
+  const params = el("input", { class: "fj-params", "aria-label": "Parameters (JSON)", placeholder: 'Parameters, e.g. {"exposure": 0.5}', value: JSON.stringify(preset.params), title: "Engine parameters (JSON)" });
+  const remove = el("button", { class: "button ghost small", type: "button", text: "Remove", title: "Remove this setting" });
+  const row = el("div", { class: "fj-row" }, engine, name, remove, params);
+  engine.addEventListener("change", () => { if (!name.value || fjEngines.some((e) => e.name === name.value)) name.value = engine.value; });
+  remove.addEventListener("click", () => row.remove());
+  fjRows.append(row);
+}
+
+function fjRender(s) {
+  const total = Object.values(s.jobs).reduce((a, b) => a + b, 0);
+  const text = document.getElementById("fj-status");
+  if (!total) { text.textContent = "No engine jobs yet."; return; }
+  const finished = (s.jobs.succeeded || 0) + (s.jobs.failed || 0) + (s.jobs.cancelled || 0);
+  text.textContent = `${finished} / ${total} jobs finished (${s.jobs.running || 0} running) · ${s.photos.added} item(s) added · `
+    + `${s.photos.waiting} waiting · ${s.photos.failed} failed${s.done ? "" : " — gathering…"}`;
+  document.getElementById("fj-failures").replaceChildren(...s.failures.slice(0, 5).map((f) =>
+    el("li", { text: `photo ${f.photo}, ${f.method}: ${f.error || f.status}` })));
+}
+
+async function fjGather() {
+  clearTimeout(fjTimer);
+  try {
+    const s = await api(`/api/studies/${id}/items/from-jobs/gather/`, { method: "POST" });
+    fjRender(s);
+    if (s.items_added) await load();
+    if (!s.done) fjTimer = setTimeout(fjGather, 2000);
+  } catch (err) { toast(err.message, "error"); }
+}
+
+async function fjLoad() {
+  const [groups, engines, status] = await Promise.all([
+    api("/api/groups/"), api("/api/engines/"), api(`/api/studies/${id}/items/from-jobs/`)]);
+  fjEngines = engines.filter((e) => e.inputs.length === 1 && e.inputs[0] === "image" && e.outputs.includes("image")
+    && !e.name.startsWith("diagnostics."));
+  const select = document.getElementById("fj-group");
+  const list = groups.results || groups;
+  select.replaceChildren(...(list.length ? list.map((g) => el("option", { value: g.id, text: `${g.name} (${g.photo_count} photos)` }))
+    : [el("option", { value: "", text: "No photo groups yet" })]));
+  for (const preset of PRESETS) if (fjEngines.some((e) => e.name === preset.engine)) fjRow(preset);
+  fjRender(status);
+  if (!status.done) fjGather();
+}
+
+document.getElementById("fj-add").addEventListener("click", () => fjRow({ engine: fjEngines[0]?.name || "", name: "", params: {} }));
+document.getElementById("fj-run").addEventListener("click", async () => {
+  const group = Number(document.getElementById("fj-group").value);
+  if (!group) { toast("Choose a photo group first.", "error"); return; }
+  const methods = [];
+  for (const row of fjRows.querySelectorAll(".fj-row")) {
+    const [engine, name, params] = row.querySelectorAll("select, input");
+    let parsed;
+    try { parsed = JSON.parse(params.value || "{}"); params.classList.remove("bad"); }
+    catch { params.classList.add("bad"); toast(`Parameters of ${name.value || engine.value} are not valid JSON.`, "error"); return; }
+    methods.push({ engine: engine.value, name: name.value.trim() || engine.value, params: parsed });
+  }
+  if (!methods.length) { toast("Add at least one engine setting.", "error"); return; }
+  try {
+    const s = await api(`/api/studies/${id}/items/from-jobs/`, { method: "POST", body: { group, methods } });
+    toast(`${s.jobs_created} job(s) started.`);
+    fjRender(s);
+    await load();
+    fjGather();
+  } catch (err) { toast(err.message, "error"); }
+});
+
 load().catch((err) => toast(err.message, "error"));
+fjLoad().catch((err) => toast(err.message, "error"));
