@@ -1,5 +1,6 @@
 """``python manage.py demo_study --participants N --seed S [--open M]``."""
 
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 
@@ -19,12 +20,13 @@ class Command(BaseCommand):
         from studies.models import Study
         from webapp.accounts.models import Role, User
 
+        call_command("migrate", interactive=False, verbosity=0)  # a fresh DATA_DIR works too
         user = User.objects.filter(username=owner).first()
         if user is None:
             user = User.objects.create(username=owner, role=Role.RESEARCHER)
             user.set_unusable_password()
             user.save()
-        study = demo.build_study(user, participants=max(1, participants), extra=max(0, open), seed=seed)
+        study = demo.build_study(user, participants=max(0, participants), extra=max(0, open), seed=seed)
         demo.simulate(study, participants, seed=seed)
         if open <= 0:
             study.status = Study.Status.CLOSED
