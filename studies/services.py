@@ -345,7 +345,8 @@ def _adaptive_next(participant: Participant) -> Trial | None:
         counts, item_counts = count_matrix(study, methods)
         spec = scheduling.adaptive_pair(counts, methods, item_counts, items, rng)
     start = participant.trials.count()
-    return _make_trials(study, participant, [spec], start)[0]
+    with transaction.atomic():  # the trial and its image tokens together, or neither
+        return _make_trials(study, participant, [spec], start)[0]
 
 
 def next_trial(participant: Participant) -> Trial | None:
