@@ -46,13 +46,7 @@ def hash_token(token: str) -> str:
 
 
 def create_study(*, owner, title: str, **fields) -> Study:
-    study = Study(owner=owner, title=(title or "Untitled study").strip()[:200])
-    for key, value in fields.items():
-        if key in STUDY_FIELDS:
-            setattr(study, key, value)
-    study.full_clean(exclude=["owner"])
-    study.save()
-    return study
+    return _apply_fields(Study(owner=owner, title=(title or "Untitled study").strip()[:200]), fields)
 
 
 def update_study(study: Study, **fields) -> Study:
@@ -61,6 +55,10 @@ def update_study(study: Study, **fields) -> Study:
         if changed:
             raise StudyError(f"Participants have joined; the design ({', '.join(sorted(changed))}) is frozen.",
                              409)
+    return _apply_fields(study, fields)
+
+
+def _apply_fields(study: Study, fields: dict) -> Study:
     for key, value in fields.items():
         if key in STUDY_FIELDS:
             setattr(study, key, value)

@@ -11,19 +11,11 @@ import choix
 import numpy as np
 import pytest
 
+from tests.unit.analysis.reference_data import BASEBALL, TEAMS
+
 ROOT = Path(__file__).resolve().parents[3]
 TMO = ROOT / "../shared/data/pairwise/tmo_votes.csv"
 
-TEAMS = ["Milwaukee", "Detroit", "Toronto", "New York", "Boston", "Cleveland", "Baltimore"]
-BASEBALL = [
-    [0, 7, 9, 7, 7, 9, 11],
-    [6, 0, 7, 5, 11, 9, 9],
-    [4, 6, 0, 7, 7, 8, 12],
-    [6, 8, 6, 0, 6, 7, 10],
-    [6, 2, 6, 7, 0, 7, 12],
-    [4, 4, 5, 6, 6, 0, 6],
-    [2, 4, 1, 3, 1, 7, 0],
-]
 KEYS = {"conditions", "comparisons", "preference_rate", "win_rate", "bradley_terry", "thurstone", "thurstone_ls",
         "regularized", "ci"}
 
@@ -73,7 +65,7 @@ def test_matrix_json(tmp_path):
         w = csv.writer(fh)
         w.writerow(["", *TEAMS])
         for i in order:
-            w.writerow([TEAMS[i], *BASEBALL[i]])
+            w.writerow([TEAMS[i], *(int(v) for v in BASEBALL[i])])
     obj = strict_json(run_cli(path, "--json").stdout)
     check_shape(obj, TEAMS)
     assert obj["comparisons"] == 273
