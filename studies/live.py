@@ -16,7 +16,7 @@ def study_group(study_id: int) -> str:
 
 
 def _flush(study_id: int) -> None:
-    from webapp.jobs import events
+    from webapp import events
 
     with _lock:
         _pending.pop(study_id, None)

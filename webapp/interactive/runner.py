@@ -27,7 +27,7 @@ from inference.clicks import parse_clicks, scale_clicks
 from inference.metrics import residual_map
 from webapp.interactive.models import InteractiveSession
 from webapp.interactive.seqstore import get_store
-from webapp.jobs import events
+from webapp import events
 
 log = logging.getLogger("portrait_lab.interactive")
 CACHE_SIZE = int(os.environ.get("INTERACTIVE_CACHE_SIZE", 8))

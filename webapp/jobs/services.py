@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 import inference.engines as engines
-from webapp.jobs import events
+from webapp import events
 from webapp.jobs.models import Job
 from webapp.jobs.validation import validate_job_inputs
 

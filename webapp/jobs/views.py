@@ -14,7 +14,7 @@ from webapp.accounts.permissions import HasRole, IsStaffMember
 from webapp.jobs import services
 from webapp.jobs.models import Job, WorkerStatus
 from webapp.jobs.serializers import JobCreateSerializer, JobSerializer
-from webapp.utils import paginate
+from webapp.pagination import paginate
 
 # Researchers run jobs for studies and datasets; experts run them while annotating.
 CanRunJobs = HasRole.of(Role.RESEARCHER, Role.EXPERT)

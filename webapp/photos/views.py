@@ -9,7 +9,7 @@ from webapp.accounts.permissions import IsResearcher, IsStaffMember
 from webapp.photos import selectors, services
 from webapp.photos.models import PhotoGroup
 from webapp.photos.serializers import MaskSerializer, PhotoGroupSerializer, PhotoSerializer
-from webapp.utils import paginate
+from webapp.pagination import paginate
 
 UploadForm = inline_serializer("PhotoUpload", {"file": serializers.FileField(),
                                                "group": serializers.IntegerField(required=False)})

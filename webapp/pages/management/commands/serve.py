@@ -27,7 +27,8 @@ class Command(BaseCommand):
     def handle(self, host, port, no_demo, no_worker, **options):
         import uvicorn
 
-        from webapp.jobs import events, services
+        from webapp import events
+        from webapp.jobs import services
         from webapp.pages.demo import ensure_demo_content
 
         call_command("migrate", interactive=False, verbosity=0)
