@@ -14,7 +14,6 @@ import pytest
 from tests.unit.analysis.reference_data import BASEBALL, TEAMS
 
 ROOT = Path(__file__).resolve().parents[3]
-TMO = ROOT / "../shared/data/pairwise/tmo_votes.csv"
 
 KEYS = {"conditions", "comparisons", "preference_rate", "win_rate", "bradley_terry", "thurstone", "thurstone_ls",
         "regularized", "ci"}
@@ -146,12 +145,10 @@ def test_rankings(tmp_path):
     assert obj["ranking_score"] == pytest.approx({"X": 5.5, "Y": 4.5, "Z": 2.0})
 
 
-def test_bootstrap_reproducible_and_brackets_estimate(tmp_path):
-    if not TMO.exists():
-        pytest.skip(f"real data not found at {TMO}")
-    a = strict_json(run_cli(TMO, "--json", "--bootstrap", 200, "--seed", 3).stdout)
-    b = strict_json(run_cli(TMO, "--json", "--bootstrap", 200, "--seed", 3).stdout)
-    c = strict_json(run_cli(TMO, "--json", "--bootstrap", 200, "--seed", 4).stdout)
+def test_bootstrap_reproducible_and_brackets_estimate(tmo_votes):
+    a = strict_json(run_cli(tmo_votes, "--json", "--bootstrap", 200, "--seed", 3).stdout)
+    b = strict_json(run_cli(tmo_votes, "--json", "--bootstrap", 200, "--seed", 3).stdout)
+    c = strict_json(run_cli(tmo_votes, "--json", "--bootstrap", 200, "--seed", 4).stdout)
     assert a["ci"] == b["ci"]
     assert a["ci"] != c["ci"]
     for stat in ("preference_rate", "bradley_terry.log_strength", "thurstone.jod"):
@@ -161,11 +158,9 @@ def test_bootstrap_reproducible_and_brackets_estimate(tmp_path):
             assert lo <= est <= hi
 
 
-def test_tmo_subsets_match_choix():
-    if not TMO.exists():
-        pytest.skip(f"real data not found at {TMO}")
-    obj = strict_json(run_cli(TMO, "--json").stdout)
-    with open(TMO, newline="") as fh:
+def test_tmo_subsets_match_choix(tmo_votes):
+    obj = strict_json(run_cli(tmo_votes, "--json").stdout)
+    with open(tmo_votes, newline="") as fh:
         rows = list(csv.DictReader(fh))
     names = list(dict.fromkeys(n for r in rows for n in (r["winner"], r["loser"])))
     check_shape(obj, names)
@@ -187,10 +182,8 @@ def test_tmo_subsets_match_choix():
         np.testing.assert_allclose(ours, ref, atol=1e-6)
 
 
-def test_table_output_lists_every_subset():
-    if not TMO.exists():
-        pytest.skip(f"real data not found at {TMO}")
-    out = run_cli(TMO).stdout
+def test_table_output_lists_every_subset(tmo_votes):
+    out = run_cli(tmo_votes).stdout
     for name in ["window", "exhibition", "corridor", "rivoli", "students"]:
         assert f"subset {name}" in out
     assert "Pref. rate" in out and "B-T score" in out and "Thurstone" in out

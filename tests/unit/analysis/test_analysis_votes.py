@@ -19,8 +19,6 @@ from studies.analysis import (
     win_rate,
 )
 
-TMO = Path(__file__).resolve().parents[3] / "../shared/data/pairwise/tmo_votes.csv"
-
 
 def test_ties_count_half_each_way():
     C = counts_from_pairs([0, 1, 0], [1, 2, 2], 3, ties=[False, False, True])
@@ -87,10 +85,8 @@ def test_rankings_helpers():
     assert len(votes) == 6 and sum(v["tie"] for v in votes) == 1
 
 
-def test_real_tmo_data_pooled_and_per_scene():
-    if not TMO.exists():
-        pytest.skip(f"real data not found at {TMO}")
-    with open(TMO, newline="") as fh:
+def test_real_tmo_data_pooled_and_per_scene(tmo_votes):
+    with open(tmo_votes, newline="") as fh:
         votes = list(csv.DictReader(fh))
     out = analyse_votes(votes, bootstrap=200, seed=0, details=True)
     assert len(out["conditions"]) == 7 and len(out["subsets"]) == 5
