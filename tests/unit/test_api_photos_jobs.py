@@ -121,7 +121,7 @@ def test_job_creation_validates_everything_before_storing(api, uploaded_photo):
 
 @pytest.mark.django_db(transaction=True)
 def test_job_runs_through_the_worker_code_and_reports_outputs(api, uploaded_photo):
-    from webapp.jobs.runner import execute_job
+    from webapp.jobs.execution import execute_job
 
     created = api.post("/api/jobs/", {"engine": "adjust", "inputs": {"photo": uploaded_photo.pk},
                                       "params": {"exposure": 1.0}}, format="json").json()
@@ -143,7 +143,7 @@ def test_job_runs_through_the_worker_code_and_reports_outputs(api, uploaded_phot
 
 @pytest.mark.django_db(transaction=True)
 def test_cancel_a_queued_job_and_the_worker_skips_it(api, uploaded_photo):
-    from webapp.jobs.runner import execute_job
+    from webapp.jobs.execution import execute_job
 
     created = api.post("/api/jobs/", {"engine": "adjust", "inputs": {"photo": uploaded_photo.pk}},
                        format="json").json()
@@ -157,16 +157,16 @@ def test_cancel_a_queued_job_and_the_worker_skips_it(api, uploaded_photo):
 @pytest.mark.django_db(transaction=True)
 def test_engine_input_errors_fail_the_job_with_the_message(api, uploaded_photo, monkeypatch):
     import inference.engines as engines
-    from webapp.jobs import runner
+    from webapp.jobs import execution
 
     class Refusing:
         def run(self, inputs, params, progress=None):
             raise engines.EngineInputError("the photo shows nobody to retouch")
 
-    monkeypatch.setitem(runner._warm, "adjust", Refusing())
+    monkeypatch.setitem(execution._warm, "adjust", Refusing())
     created = api.post("/api/jobs/", {"engine": "adjust", "inputs": {"photo": uploaded_photo.pk}},
                        format="json").json()
-    assert runner.execute_job(created["id"], worker="w") == "failed"
+    assert execution.execute_job(created["id"], worker="w") == "failed"
     assert api.get(f"/api/jobs/{created['id']}/").json()["error"] == "the photo shows nobody to retouch"
 
 

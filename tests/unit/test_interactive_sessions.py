@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 from PIL import Image
 
-from webapp.interactive import runner, services
+from webapp.interactive import click_worker, services
 from webapp.interactive.seqstore import LocalSeqStore, reset_store
 
 
@@ -34,7 +34,7 @@ def portrait(researcher):
 @pytest.fixture
 def published(monkeypatch):
     messages: list[dict] = []
-    monkeypatch.setattr(runner.events, "publish", lambda group, message: messages.append((group, message)))
+    monkeypatch.setattr(click_worker.events, "publish", lambda group, message: messages.append((group, message)))
     return messages
 
 
@@ -42,11 +42,11 @@ def published(monkeypatch):
 def fresh_state():
     store = LocalSeqStore()
     reset_store(store)
-    runner.cache.clear()
-    runner._remembered.clear()
+    click_worker.cache.clear()
+    click_worker._remembered.clear()
     yield store
     reset_store(None)
-    runner.cache.clear()
+    click_worker.cache.clear()
 
 
 def make_session(user, photo):
@@ -59,10 +59,10 @@ def test_prepare_runs_once_per_session_and_results_are_stored(researcher, portra
     session = make_session(researcher, portrait)
     sid = str(session.pk)
     clicks = [{"x": 120, "y": 80, "positive": True}]
-    assert runner.execute_click(sid, 1, [], {}, worker="w1") == "done"
-    assert runner.execute_click(sid, 2, clicks, {"strength": 0.5}, worker="w1") == "done"
-    assert runner.execute_click(sid, 3, clicks + [{"x": 10, "y": 500, "positive": False}], {}, worker="w1") == "done"
-    assert runner.cache.prepares == 1
+    assert click_worker.execute_click(sid, 1, [], {}, worker="w1") == "done"
+    assert click_worker.execute_click(sid, 2, clicks, {"strength": 0.5}, worker="w1") == "done"
+    assert click_worker.execute_click(sid, 3, clicks + [{"x": 10, "y": 500, "positive": False}], {}, worker="w1") == "done"
+    assert click_worker.cache.prepares == 1
     group, message = published[-1]
     assert group == f"isession.{sid}"
     assert message["type"] == "session.result" and message["seq"] == 3
@@ -80,9 +80,9 @@ def test_prepare_runs_once_per_session_and_results_are_stored(researcher, portra
 def test_older_seq_is_dropped_when_a_newer_one_is_known(researcher, portrait, published, fresh_state):
     sid = str(make_session(researcher, portrait).pk)
     fresh_state.set(sid, 7)
-    assert runner.execute_click(sid, 5, [], {}, worker="w1") == "superseded"
+    assert click_worker.execute_click(sid, 5, [], {}, worker="w1") == "superseded"
     assert published == []
-    assert runner.execute_click(sid, 7, [], {}, worker="w1") == "done"
+    assert click_worker.execute_click(sid, 7, [], {}, worker="w1") == "done"
     assert [m["seq"] for _, m in published] == [7]
 
 
@@ -90,7 +90,7 @@ def test_result_overtaken_while_running_is_not_published(researcher, portrait, p
                                                          monkeypatch):
     sid = str(make_session(researcher, portrait).pk)
     fresh_state.set(sid, 1)
-    engine = runner._engine("retouch.interactive")
+    engine = click_worker._engine("retouch.interactive")
     original = engine.run_clicks
 
     def slow(*args, **kwargs):
@@ -98,24 +98,24 @@ def test_result_overtaken_while_running_is_not_published(researcher, portrait, p
         return original(*args, **kwargs)
 
     monkeypatch.setattr(engine, "run_clicks", slow)
-    assert runner.execute_click(sid, 1, [], {}, worker="w1") == "superseded"
+    assert click_worker.execute_click(sid, 1, [], {}, worker="w1") == "superseded"
     assert published == []
 
 
 def test_bad_clicks_give_an_error_message(researcher, portrait, published):
     sid = str(make_session(researcher, portrait).pk)
-    assert runner.execute_click(sid, 1, [{"x": 99999, "y": 1, "positive": True}], {}, worker="w1") == "error"
+    assert click_worker.execute_click(sid, 1, [{"x": 99999, "y": 1, "positive": True}], {}, worker="w1") == "error"
     _, message = published[-1]
     assert message["type"] == "session.error" and message["seq"] == 1
     assert "outside" in message["detail"]
 
 
 def test_cache_is_lru_bounded(researcher, portrait, published, monkeypatch):
-    monkeypatch.setattr(runner.cache, "size", 2)
+    monkeypatch.setattr(click_worker.cache, "size", 2)
     ids = [str(make_session(researcher, portrait).pk) for _ in range(3)]
     for sid in ids:
-        runner.execute_click(sid, 1, [], {}, worker="w1")
-    assert ids[0] not in runner.cache and ids[2] in runner.cache
+        click_worker.execute_click(sid, 1, [], {}, worker="w1")
+    assert ids[0] not in click_worker.cache and ids[2] in click_worker.cache
 
 
 def test_sticky_queue_and_fallback_when_worker_is_gone(db):

@@ -46,7 +46,7 @@ def _jobs(study_id):
 
 
 def _run(rows):
-    from webapp.jobs.runner import execute_job
+    from webapp.jobs.execution import execute_job
 
     for row in rows:
         assert execute_job(row.job_id, worker="test-worker") == "succeeded", row.job.error
@@ -103,7 +103,7 @@ def test_items_from_engine_jobs_over_a_photo_group(setup):
 
 def test_a_failed_job_is_reported_and_retried(setup, monkeypatch):
     from studies.models import Item
-    from webapp.jobs import runner
+    from webapp.jobs import execution
 
     c, sid, url = setup["client"], setup["id"], f"/api/studies/{setup['id']}/items/from-jobs/"
     c.post(url, {"group": setup["group"].pk, "methods": METHODS[1:], "subset": "S"}, format="json")
@@ -113,8 +113,8 @@ def test_a_failed_job_is_reported_and_retried(setup, monkeypatch):
         def run(self, inputs, params, progress=None):
             raise RuntimeError("out of film")
 
-    monkeypatch.setitem(runner._warm, "adjust", Broken())
-    assert runner.execute_job(rows[0].job_id, worker="w") == "failed"
+    monkeypatch.setitem(execution._warm, "adjust", Broken())
+    assert execution.execute_job(rows[0].job_id, worker="w") == "failed"
     monkeypatch.undo()
     _run(rows[1:])
     g = c.post(f"/api/studies/{sid}/items/from-jobs/gather/").json()

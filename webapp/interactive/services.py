@@ -46,7 +46,7 @@ def create_session(*, owner, photo_id, engine: str) -> InteractiveSession:
 
 
 def queue_of(worker_name: str) -> str:
-    from webapp.interactive.runner import worker_queue_name
+    from webapp.interactive.click_worker import worker_queue_name
 
     return worker_queue_name(worker_name)
 

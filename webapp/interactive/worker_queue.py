@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from celery import signals
 
-from webapp.interactive.runner import worker_queue_name
+from webapp.interactive.click_worker import worker_queue_name
 
 # The node name of the worker in this process (one per process: ``celery worker`` or the embedded
 # one). Task requests do not always carry it (the embedded threads pool reports the bare host).

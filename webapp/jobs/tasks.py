@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from webapp.jobs.runner import execute_job
+from webapp.jobs.execution import execute_job
 
 
 @shared_task(name="jobs.run_job", bind=True, acks_late=True, reject_on_worker_lost=True)

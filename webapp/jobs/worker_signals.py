@@ -31,8 +31,8 @@ def engines_for(queues: list[str]) -> list[str]:
 
 
 def report_worker(name: str, queues: list[str], device: str) -> None:
+    from webapp.jobs.execution import loaded_engines
     from webapp.jobs.models import WorkerStatus
-    from webapp.jobs.runner import loaded_engines
 
     WorkerStatus.objects.update_or_create(name=name, defaults={
         "device": device, "queues": sorted(queues), "engines": engines_for(queues),

@@ -6,10 +6,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from webapp.accounts.permissions import IsResearcher, IsStaffMember
+from webapp.pagination import paginate
 from webapp.photos import selectors, services
 from webapp.photos.models import PhotoGroup
 from webapp.photos.serializers import MaskSerializer, PhotoGroupSerializer, PhotoSerializer
-from webapp.pagination import paginate
 
 UploadForm = inline_serializer("PhotoUpload", {"file": serializers.FileField(),
                                                "group": serializers.IntegerField(required=False)})

@@ -29,7 +29,7 @@ class Command(BaseCommand):
 
         from webapp import events
         from webapp.jobs import services
-        from webapp.pages.demo import ensure_demo_content
+        from webapp.pages.first_run import ensure_demo_content
 
         call_command("migrate", interactive=False, verbosity=0)
         if not no_demo:

@@ -25,9 +25,9 @@ import inference.engines as engines
 from inference import imageio
 from inference.clicks import parse_clicks, scale_clicks
 from inference.metrics import residual_map
+from webapp import events
 from webapp.interactive.models import InteractiveSession
 from webapp.interactive.seqstore import get_store
-from webapp import events
 
 log = logging.getLogger("portrait_lab.interactive")
 CACHE_SIZE = int(os.environ.get("INTERACTIVE_CACHE_SIZE", 8))
@@ -119,7 +119,7 @@ def _entry_for(session_id: str) -> CachedSession:
 
 
 def _engine(name: str):
-    from webapp.jobs.runner import warm_engine
+    from webapp.jobs.execution import warm_engine
 
     engine = warm_engine(name)
     if not hasattr(engine, "prepare") or not hasattr(engine, "run_clicks"):
