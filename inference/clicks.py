@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from inference.engines import EngineInputError
+from inference.interface import EngineInputError
 
 DISK_RADIUS = 3  # pixels, at the resolution the maps are drawn at
 

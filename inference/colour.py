@@ -18,16 +18,23 @@ _WHITE_D65 = np.array([0.95047, 1.0, 1.08883], dtype=np.float32)
 LUMA_709 = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
 
 
-def srgb_to_linear(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
+def srgb_to_linear(x: np.ndarray, dtype: type = np.float32) -> np.ndarray:
+    """sRGB-encoded → linear light, not clipped (values above 1 follow the power segment).
+
+    The one sRGB transfer function of the project (the renderer tabulates it in float64, image
+    decoding and Lab conversions use float32): computed and returned in ``dtype``.
+    """
+    x = np.asarray(x, dtype=dtype)
     return np.where(x <= 0.04045, x / 12.92, ((np.maximum(x, 0.04045) + 0.055) / 1.055) ** 2.4
-                    ).astype(np.float32)
+                    ).astype(dtype, copy=False)
 
 
-def linear_to_srgb(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
+def linear_to_srgb(x: np.ndarray, dtype: type = np.float32) -> np.ndarray:
+    """Linear light → sRGB-encoded, not clipped: the power segment continues above 1 (the
+    renderer relies on that: exposure never clips before the last stage). Computed in ``dtype``."""
+    x = np.asarray(x, dtype=dtype)
     return np.where(x <= 0.0031308, x * 12.92,
-                    1.055 * np.maximum(x, 0.0031308) ** (1 / 2.4) - 0.055).astype(np.float32)
+                    1.055 * np.maximum(x, 0.0031308) ** (1 / 2.4) - 0.055).astype(dtype, copy=False)
 
 
 def luminance(linear_rgb: np.ndarray) -> np.ndarray:

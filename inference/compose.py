@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from inference.engines import EngineInputError
+from inference.interface import EngineInputError
 from inference.segmentation import check_image, check_mask
 
 

@@ -45,6 +45,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageCms, ImageFile
 
+from inference.colour import linear_to_srgb
+
 try:  # optional: fallback decoder for TIFF layouts OpenCV refuses
     import tifffile
 except ImportError:  # pragma: no cover - depends on the environment
@@ -258,11 +260,6 @@ _SRGB_D50 = np.array([[0.4360747, 0.3850649, 0.1430804],
                       [0.0139322, 0.0971045, 0.7141733]])
 
 
-def _srgb_encode(lin: np.ndarray) -> np.ndarray:
-    lin = np.clip(lin, 0.0, 1.0)
-    return np.where(lin <= 0.0031308, lin * 12.92, 1.055 * np.power(lin, 1 / 2.4) - 0.055).astype(np.float32)
-
-
 def _icc_tags(icc: bytes) -> dict[bytes, bytes]:
     n = struct.unpack(">I", icc[128:132])[0]
     tags = {}
@@ -328,7 +325,7 @@ def _apply_icc_float(rgb: np.ndarray, icc: bytes) -> np.ndarray:
     tags = _icc_tags(icc)
     if space == b"GRAY":
         y = _icc_curve(tags[b"kTRC"])(rgb[..., 0].astype(np.float64))
-        out = _srgb_encode(y)
+        out = linear_to_srgb(np.clip(y, 0.0, 1.0))
         return np.repeat(out[..., None], 3, axis=2)
     if space != b"RGB ":
         raise ValueError("not an RGB profile")
@@ -338,7 +335,7 @@ def _apply_icc_float(rgb: np.ndarray, icc: bytes) -> np.ndarray:
     for ch in range(3):
         lin[..., ch] = curves[ch](rgb[..., ch].astype(np.float64))
     mat = (_XYZ_D50_TO_SRGB @ m).astype(np.float32)
-    return _srgb_encode(lin @ mat.T)
+    return linear_to_srgb(np.clip(lin @ mat.T, 0.0, 1.0))
 
 
 def _cms_transform(img: Image.Image, icc: bytes, mode_out: str) -> Image.Image:

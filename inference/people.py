@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from inference.colour import srgb_to_lab
 from inference.segmentation import grabcut_people, resize_image
 
 DETECT_LONG = 800
@@ -93,8 +94,6 @@ def _skin_like(image: np.ndarray, face: Face) -> bool:
     Skin of every complexion sits in the red-yellow quadrant of CIE Lab unless the white balance
     is far off; the thresholds are loose so casts of a few ΔE still pass.
     """
-    from inference.colour import srgb_to_lab
-
     x0, y0, x1, y1 = face_core(face)
     patch = image[max(y0, 0):max(y1, y0 + 1), max(x0, 0):max(x1, x0 + 1)]
     if patch.size == 0:

@@ -22,6 +22,8 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 
+from inference.interface import EngineInputError
+
 WORK_SHORT = 360
 
 
@@ -94,6 +96,7 @@ class SuperpixelGraph:
 
     @classmethod
     def build(cls, image: np.ndarray, lab: np.ndarray, n_segments: int = 900) -> SuperpixelGraph:
+        # Deferred: scikit-image takes ~0.2 s to load and only building the graph needs it.
         from skimage.segmentation import slic
 
         labels = slic(image, n_segments=n_segments, compactness=12, sigma=0.8, start_label=0,
@@ -206,8 +209,6 @@ def grabcut_people(image: np.ndarray, body_boxes: list[tuple[int, int, int, int]
 
 def check_image(image, name: str = "image") -> np.ndarray:
     """Validate an engine image input (H×W×3, values in [0, 1]); return it as float32."""
-    from inference.engines import EngineInputError
-
     if image is None:
         raise EngineInputError(f"{name} is required")
     arr = np.asarray(image)
@@ -225,8 +226,6 @@ def check_image(image, name: str = "image") -> np.ndarray:
 
 def check_mask(mask, height: int, width: int, name: str = "mask", allow_empty: bool = True) -> np.ndarray:
     """Validate an H×W mask matching the image; return float32 in [0, 1]."""
-    from inference.engines import EngineInputError
-
     arr = np.asarray(mask)
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[..., 0]

@@ -1,53 +1,15 @@
-"""``adjust``: CameraRaw-style global parametric adjustments (exposure, white balance, tone, colour).
+"""``adjust``: the adjustment renderer (:mod:`inference.render`) as a registered engine.
 
-The exact formulas, their order and constants are specified in ``docs/adjustments.md``; the browser
-preview (``frontend/static/js/adjust-preview.js``) re-implements the same specification, so any
-change here must be made there too (``tests/browser/test_adjust_preview.py`` holds them together).
-
-Pipeline (per pixel, sRGB-encoded input ``x`` in [0, 1]):
-
-1. *Per-channel stage* — a 1-D function of each channel value alone:
-   decode to linear light, multiply by ``2**exposure`` × white-balance gain, re-encode with the
-   sRGB curve *extended past 1* (nothing is clipped), then the tone sliders (contrast,
-   highlights, shadows, whites, blacks) and the tone curve, all on the sRGB-encoded value.
-   Because it is a function of one scalar per channel it is tabulated: a 65 536-entry table
-   per channel, indexed by ``round(x * 65535)`` (8- and 16-bit sources hit table entries
-   exactly: 65535 = 255 × 257).
-2. *Colour stage* — vibrance and saturation scale each pixel's distance from its luma.
-3. Clip to [0, 1] — the only clip in the pipeline.
-
-The image is processed in row tiles on a small thread pool (NumPy releases the GIL), float32
-throughout; stages whose parameters are identity are skipped.
+The formulas, their order and constants are specified in ``docs/adjustments.md`` and live in
+:mod:`inference.render`; this module only declares the engine and hands the image over.
 """
 
 from __future__ import annotations
 
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import numpy as np
-
-from inference.engines import EngineInputError, EngineSpec, ProgressFn, register, validate_params
-
-# --- constants (mirrored in docs/adjustments.md and adjust-preview.js) -------------------------
-LUMA = (0.2126, 0.7152, 0.0722)  # Rec. 709 weights, applied to sRGB-encoded values in stage 2
-TEMPERATURE_STOPS = 0.5  # temperature ±100 → R ×2^±0.5, B ×2^∓0.5 (before normalisation)
-TINT_STOPS = 0.5  # tint +100 → G ×2^-0.5 (before normalisation)
-WHITES_RANGE = 0.2  # whites ±100 moves encoded 1.0 by ±0.2
-BLACKS_RANGE = 0.2  # blacks ±100 moves encoded 0.0 by ±0.2
-LUT_SIZE = 65536
-MAX_CURVE_POINTS = 64
-_TILE_PIXELS = 49152  # ~0.6 MB of float32 RGB per tile: stays in L2 while a tile is worked on
-
-FLOAT_PARAMS = ("exposure", "contrast", "highlights", "shadows", "whites", "blacks",
-                "temperature", "tint", "vibrance", "saturation")
-
-
-def _float(lo: float, hi: float, description: str) -> dict[str, Any]:
-    return {"type": "float", "default": 0.0, "min": lo, "max": hi, "description": description}
-
+from inference.interface import EngineInputError, EngineSpec, ProgressFn
+from inference.render import PARAMS, apply_adjustments
 
 SPEC = EngineSpec(
     name="adjust",
@@ -55,287 +17,22 @@ SPEC = EngineSpec(
     queue="cpu",
     inputs=("image",),
     outputs=("image",),
-    params={
-        "exposure": _float(-5.0, 5.0, "Exposure in EV: multiplies linear light by 2^EV."),
-        "contrast": _float(-100.0, 100.0, "S-curve around mid-grey (sRGB 0.5)."),
-        "highlights": _float(-100.0, 100.0, "Brightens (+) or recovers (−) the upper tones."),
-        "shadows": _float(-100.0, 100.0, "Opens (+) or deepens (−) the lower tones."),
-        "whites": _float(-100.0, 100.0, "Moves the white end of the tone range."),
-        "blacks": _float(-100.0, 100.0, "Moves the black end of the tone range."),
-        "temperature": _float(-100.0, 100.0, "White balance: warmer (+) or cooler (−)."),
-        "tint": _float(-100.0, 100.0, "White balance: magenta (+) or green (−)."),
-        "vibrance": _float(-100.0, 100.0, "Saturation weighted towards muted colours."),
-        "saturation": _float(-100.0, 100.0, "Uniform saturation; −100 gives grey."),
-        "tone_curve": {"type": "curve", "default": [],
-                       "description": "Control points [x, y] in [0, 1] on sRGB-encoded values; "
-                                      "monotone cubic (PCHIP); (0,0) and (1,1) implied when "
-                                      "no point has x = 0 or x = 1; empty = identity."},
-    },
+    params=PARAMS,
     description="Global parametric adjustments: exposure, white balance, tone sliders, tone "
                 "curve, vibrance and saturation.",
-    interactive=True,
 )
 
-IDENTITY_PARAMS: dict[str, Any] = {**{k: 0.0 for k in FLOAT_PARAMS}, "tone_curve": []}
 
-
-# --- scalar building blocks (float64, only ever evaluated on small tables) ----------------------
-def _srgb_decode(x: np.ndarray) -> np.ndarray:
-    return np.where(x <= 0.04045, x / 12.92, ((np.maximum(x, 0.04045) + 0.055) / 1.055) ** 2.4)
-
-
-def _srgb_encode_ext(v: np.ndarray) -> np.ndarray:
-    """sRGB encoding for v ≥ 0, *not* clipped: the power segment continues above 1."""
-    return np.where(v <= 0.0031308, v * 12.92, 1.055 * np.maximum(v, 0.0031308) ** (1 / 2.4) - 0.055)
-
-
-def white_balance_gains(temperature: float, tint: float) -> np.ndarray:
-    """Linear-light RGB multipliers for temperature/tint, normalised to keep grey's luminance."""
-    t, u = temperature / 100.0, tint / 100.0
-    raw = np.array([2.0 ** (TEMPERATURE_STOPS * t), 2.0 ** (-TINT_STOPS * u),
-                    2.0 ** (-TEMPERATURE_STOPS * t)])
-    return raw / float(np.dot(LUMA, raw))
-
-
-def channel_gains(p: dict[str, Any]) -> np.ndarray:
-    """Total linear-light gain per channel: 2^exposure × white balance."""
-    return (2.0 ** p["exposure"]) * white_balance_gains(p["temperature"], p["tint"])
-
-
-def _curve_points(points: list[list[float]]) -> tuple[np.ndarray, np.ndarray]:
-    pts = sorted((float(x), float(y)) for x, y in points)
-    if pts[0][0] > 0.0:
-        pts.insert(0, (0.0, 0.0))
-    if pts[-1][0] < 1.0:
-        pts.append((1.0, 1.0))
-    xs, ys = zip(*pts, strict=True)
-    return np.array(xs), np.array(ys)
-
-
-def pchip_slopes(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    """Fritsch–Carlson/Butland monotone tangents (same rule as SciPy's PchipInterpolator)."""
-    h = np.diff(xs)
-    d = np.diff(ys) / h
-    n = len(xs)
-    m = np.zeros(n)
-    if n == 2:
-        m[:] = d[0]
-        return m
-    for k in range(1, n - 1):
-        if d[k - 1] * d[k] > 0:
-            w1, w2 = 2 * h[k] + h[k - 1], h[k] + 2 * h[k - 1]
-            m[k] = (w1 + w2) / (w1 / d[k - 1] + w2 / d[k])
-
-    def edge(h0: float, h1: float, d0: float, d1: float) -> float:
-        s = ((2 * h0 + h1) * d0 - h0 * d1) / (h0 + h1)
-        if np.sign(s) != np.sign(d0):
-            return 0.0
-        if np.sign(d0) != np.sign(d1) and abs(s) > 3 * abs(d0):
-            return 3 * d0
-        return s
-
-    m[0] = edge(h[0], h[1], d[0], d[1])
-    m[-1] = edge(h[-1], h[-2], d[-1], d[-2])
-    return m
-
-
-def tone_curve_function(points: list[list[float]]):
-    """The tone curve as a vectorised float64 function; identity outside [0, 1] has unit slope."""
-    if not points:
-        return None
-    xs, ys = _curve_points(points)
-    m = pchip_slopes(xs, ys)
-
-    def curve(v: np.ndarray) -> np.ndarray:
-        v = np.asarray(v, dtype=np.float64)
-        q = np.clip(v, 0.0, 1.0)
-        k = np.clip(np.searchsorted(xs, q, side="right") - 1, 0, len(xs) - 2)
-        h = xs[k + 1] - xs[k]
-        t = (q - xs[k]) / h
-        t2, t3 = t * t, t * t * t
-        y = ((2 * t3 - 3 * t2 + 1) * ys[k] + (t3 - 2 * t2 + t) * h * m[k]
-             + (-2 * t3 + 3 * t2) * ys[k + 1] + (t3 - t2) * h * m[k + 1])
-        return y + (v - q)  # unit-slope continuation below 0 and above 1
-
-    return curve
-
-
-def tone_sliders(e: np.ndarray, p: dict[str, Any]) -> np.ndarray:
-    """Contrast, highlights, shadows, whites, blacks on sRGB-encoded values (float64, unclipped)."""
-    for key, shape in (
-        ("contrast", lambda q: q * (1 - q) * (2 * q - 1)),
-        ("highlights", lambda q: q * q * (1 - q)),
-        ("shadows", lambda q: q * (1 - q) ** 2),
-        ("whites", lambda q: WHITES_RANGE * q ** 3),
-        ("blacks", lambda q: BLACKS_RANGE * (1 - q) ** 3),
-    ):
-        amount = p[key] / 100.0
-        if amount:
-            e = e + amount * shape(np.clip(e, 0.0, 1.0))
-    return e
-
-
-def channel_function(p: dict[str, Any], channel: int, x: np.ndarray) -> np.ndarray:
-    """Stage 1 for one channel: sRGB-encoded input in [0, 1] → encoded value before colour stage."""
-    gain = channel_gains(p)[channel]
-    e = _srgb_encode_ext(_srgb_decode(np.asarray(x, dtype=np.float64)) * gain)
-    e = tone_sliders(e, p)
-    curve = tone_curve_function(p["tone_curve"])
-    return curve(e) if curve is not None else e
-
-
-def _curve_is_identity(points: list[list[float]]) -> bool:
-    return all(x == y for x, y in points)
-
-
-def _stage1_active(p: dict[str, Any]) -> bool:
-    return any(p[k] != 0 for k in FLOAT_PARAMS if k not in ("vibrance", "saturation")) or \
-        not _curve_is_identity(p["tone_curve"])
-
-
-def build_lut(p: dict[str, Any]) -> np.ndarray:
-    """Stage-1 table: float32 array of 3 × LUT_SIZE, channel c's entries at [c * LUT_SIZE:]."""
-    x = np.arange(LUT_SIZE, dtype=np.float64) / (LUT_SIZE - 1)
-    return np.concatenate([channel_function(p, c, x) for c in range(3)]).astype(np.float32)
-
-
-def normalize_params(params: dict[str, Any] | None) -> dict[str, Any]:
-    """Validate against the spec (unknown keys / out-of-range values raise EngineInputError)."""
-    p = validate_params(SPEC, dict(params or {}))
-    if len(p["tone_curve"]) > MAX_CURVE_POINTS:
-        raise EngineInputError(f"parameter 'tone_curve' allows at most {MAX_CURVE_POINTS} points")
-    return p
-
-
-# --- the full-resolution kernel -----------------------------------------------------------------
-_executor: ThreadPoolExecutor | None = None
-_executor_pid = 0
-_executor_lock = threading.Lock()
-
-
-def _pool() -> ThreadPoolExecutor:
-    """The module's tile thread pool; re-created in a forked child (threads do not survive fork)."""
-    global _executor, _executor_pid
-    with _executor_lock:
-        if _executor is None or _executor_pid != os.getpid():
-            _executor = ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1),
-                                           thread_name_prefix="adjust")
-            _executor_pid = os.getpid()
-        return _executor
-
-
-# Table index = round(x * 65535) + channel offset, computed as trunc(x * 65535 + offset + 0.5).
-_INDEX_OFFSETS = np.array([0.5, LUT_SIZE + 0.5, 2 * LUT_SIZE + 0.5], dtype=np.float32)
-
-
-def _offsets_row(width: int) -> np.ndarray:
-    # A whole row of offsets (R, G, B, R, …): NumPy adds two long rows far faster than it
-    # broadcasts a 3-vector (inner loops of length 3). Same for the per-channel ops below.
-    return np.tile(_INDEX_OFFSETS, width)
-
-
-def _process_tile(src: np.ndarray, dst: np.ndarray, lut: np.ndarray | None,
-                  colour: tuple[float, float] | None, offsets_row: np.ndarray | None) -> None:
-    """One row tile: stage 1 (table look-up), stage 2 (colour), clip; writes into ``dst``."""
-    rows = src.shape[0]
-    if lut is not None:
-        t = np.clip(src, 0.0, 1.0)
-        flat = t.reshape(rows, -1)
-        flat *= np.float32(LUT_SIZE - 1)
-        flat += offsets_row
-        idx = t.astype(np.int32)
-        if colour is None:  # the table is pre-clipped in this case: look up straight into dst
-            lut.take(idx, out=dst, mode="clip")
-            return
-        u = lut.take(idx, mode="clip")
-    else:
-        u = src.copy()
-    if colour is not None:
-        sat, vib = colour
-        # out = y + f (u - y) = f u + (1 - f) y, with y the luma and f the per-pixel chroma gain.
-        channels = r, g, b = u[..., 0], u[..., 1], u[..., 2]
-        y = r * np.float32(LUMA[0])
-        y += g * np.float32(LUMA[1])
-        y += b * np.float32(LUMA[2])
-        if vib:
-            c = np.maximum(r, g)
-            np.maximum(c, b, out=c)
-            c -= np.minimum(np.minimum(r, g), b)
-            np.minimum(c, np.float32(1.0), out=c)
-            np.subtract(np.float32(1.0), c, out=c)
-            c *= c
-            c *= np.float32(vib * (1.0 + sat))
-            c += np.float32(1.0 + sat)  # c is now f
-            y *= np.float32(1.0) - c
-            for ch in channels:
-                ch *= c
-        else:
-            y *= np.float32(-sat)
-            u *= np.float32(1.0 + sat)
-        for ch in channels:
-            ch += y
-    np.clip(u, 0.0, 1.0, out=dst)
-
-
-def apply_adjustments(image: np.ndarray, params: dict[str, Any] | None,
-                      progress: ProgressFn | None = None) -> np.ndarray:
-    """Apply the adjustments to a float32 H×W×3 sRGB image in [0, 1]; returns a new float32 array.
-
-    ``params`` may be partial (missing keys mean identity); it is validated against the spec.
-    """
-    p = normalize_params(params)
-    img = np.asarray(image)
-    if img.ndim != 3 or img.shape[2] != 3 or img.shape[0] < 1 or img.shape[1] < 1:
-        raise EngineInputError(f"image must be an H×W×3 array, got shape {img.shape}")
-    if not np.issubdtype(img.dtype, np.floating):
-        raise EngineInputError(f"image must be float32 sRGB in [0, 1], got dtype {img.dtype}")
-    img = np.ascontiguousarray(img, dtype=np.float32)  # the tile kernel reshapes rows in place
-    sat, vib = p["saturation"] / 100.0, p["vibrance"] / 100.0
-    colour = (sat, vib) if (sat or vib) else None
-    lut = build_lut(p) if _stage1_active(p) else None
-    if lut is not None and colour is None:
-        np.clip(lut, 0.0, 1.0, out=lut)  # clipping is pointwise and last, so it can live in the table
-
-    h, w, _ = img.shape
-    out = np.empty((h, w, 3), dtype=np.float32)
-    rows = max(1, _TILE_PIXELS // w)
-    bounds = [(r, min(h, r + rows)) for r in range(0, h, rows)]
-
-    offsets_row = _offsets_row(w) if lut is not None else None
-
-    def work(b: tuple[int, int]) -> None:
-        _process_tile(img[b[0]:b[1]], out[b[0]:b[1]], lut, colour, offsets_row)
-
-    if len(bounds) == 1:
-        work(bounds[0])
-        if progress:
-            progress(1.0)
-        return out
-    reported = 0
-    for i, _ in enumerate(_pool().map(work, bounds)):
-        # Called from the calling thread as tiles finish, at most once per percent (a 24 MP image
-        # has ~490 tiles; callers often publish each call).
-        percent = (i + 1) * 100 // len(bounds)
-        if progress and percent > reported:
-            reported = percent
-            progress((i + 1) / len(bounds))
-    return out
-
-
-@register(SPEC)
 class AdjustEngine:
     """Stateless; safe to call repeatedly and from several threads."""
 
-    def __init__(self, spec: EngineSpec = SPEC, **cfg: Any):
-        self.spec = spec
+    spec = SPEC
+
+    def __init__(self, **cfg: Any):
+        """``cfg`` is the worker's engine configuration; the renderer needs none."""
 
     def run(self, inputs: dict[str, Any], params: dict[str, Any],
             progress: ProgressFn | None = None) -> dict[str, Any]:
         if "image" not in inputs:
             raise EngineInputError("adjust needs an 'image' input")
         return {"image": apply_adjustments(inputs["image"], params, progress)}
-
-
-__all__ = ["SPEC", "IDENTITY_PARAMS", "AdjustEngine", "apply_adjustments", "build_lut",
-           "channel_function", "normalize_params", "pchip_slopes", "tone_curve_function",
-           "white_balance_gains"]

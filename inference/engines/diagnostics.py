@@ -7,10 +7,11 @@ It holds a worker busy for a chosen time while reporting progress, which is how 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 
-from inference.engines import EngineSpec, register
+from inference.interface import EngineSpec
 
 SPEC = EngineSpec(
     name="diagnostics.sleep",
@@ -23,10 +24,11 @@ SPEC = EngineSpec(
 )
 
 
-@register(SPEC)
 class SleepEngine:
-    def __init__(self, spec: EngineSpec = SPEC, **cfg):
-        self.spec = spec
+    spec = SPEC
+
+    def __init__(self, **cfg: Any):
+        """``cfg`` is the worker's engine configuration; this engine needs none."""
 
     def run(self, inputs, params, progress=None):
         seconds = float(params.get("seconds", 1.0))

@@ -27,7 +27,7 @@ import numpy as np
 from scipy.interpolate import PchipInterpolator
 
 from inference.colour import lab_to_srgb, srgb_to_lab
-from inference.engines import EngineInputError, EngineSpec, register, validate_params
+from inference.interface import EngineInputError, EngineSpec, validate_params
 from inference.segmentation import check_image, check_mask, resize_image
 
 LOW_LONG = 512
@@ -169,10 +169,11 @@ def _percentiles(lab: np.ndarray) -> list[float]:
     return [round(float(v), 3) for v in np.percentile(lab[:, 0], PERCENTILES)]
 
 
-@register(SPEC)
 class HarmonizeEngine:
-    def __init__(self, spec: EngineSpec = SPEC, **cfg):
-        self.spec = spec
+    spec = SPEC
+
+    def __init__(self, **cfg: Any):
+        """``cfg`` is the worker's engine configuration; this engine needs none."""
 
     def lowres(self, image: np.ndarray, mask: np.ndarray, ref: np.ndarray, params: dict[str, Any]):
         """Low-resolution harmonisation: (low image, low fg map, low target image, info)."""

@@ -11,7 +11,7 @@ documented classical steps:
 * corrections: exposure, white balance, contrast, vibrance, highlight/shadow recovery estimated
   from image statistics weighted towards people (human pixels weigh 5×, the HRP training weight),
   with faces held in a good luminance band and skin pulled towards a neutral skin chroma;
-* rendering: always through ``inference.engines.adjust.apply_adjustments`` so the server and the
+* rendering: always through ``inference.render.apply_adjustments`` so the server and the
   browser preview share one renderer. The renderer's units (how much Lab b* one step of
   "temperature" moves, etc.) are measured once by probing it (:func:`renderer_gains`), so the
   estimator stays correct if the renderer's curves change;
@@ -32,12 +32,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numexpr as ne
 import numpy as np
 
 from inference.clicks import Click, click_maps, parse_clicks, scale_clicks
-from inference.colour import srgb_to_lab
-from inference.engines import EngineInputError, EngineSpec, register, validate_params
+from inference.colour import lab_to_srgb, srgb_to_lab
+from inference.interface import EngineInputError, EngineSpec, validate_params
 from inference.people import Face, detect_faces, face_core, face_weight_map, person_mask
+from inference.render import apply_adjustments
 from inference.segmentation import (
     SuperpixelGraph,
     check_image,
@@ -51,25 +53,11 @@ from inference.segmentation import (
 
 HUMAN_WEIGHT = 5.0  # HRP: human pixels count 5× background pixels in the statistics
 SKIN_AB = (14.0, 17.0)  # typical well-balanced skin chroma in CIE Lab (a*, b*)
-ADJUST_KEYS = ("exposure", "contrast", "highlights", "shadows", "whites", "blacks",
-               "temperature", "tint", "vibrance", "saturation")
-
-
-def _apply_adjustments():
-    """The shared renderer, imported lazily (it lives in a module owned by the adjust engine)."""
-    try:
-        from inference.engines.adjust import apply_adjustments
-    except ImportError as exc:  # pragma: no cover - only while adjust is being written
-        raise RuntimeError("inference.engines.adjust.apply_adjustments is not available") from exc
-    return apply_adjustments
 
 
 def render(image: np.ndarray, params: dict[str, Any]) -> np.ndarray:
-    full = {k: 0.0 for k in ADJUST_KEYS}
-    full["tone_curve"] = []
-    full.update(params)
-    out = _apply_adjustments()(np.ascontiguousarray(image, dtype=np.float32), full)
-    return np.asarray(out, dtype=np.float32)
+    """The shared renderer; sliders missing from ``params`` stay at identity."""
+    return apply_adjustments(image, params)
 
 
 # ---------------------------------------------------------------- statistics helpers
@@ -127,7 +115,6 @@ def renderer_gains() -> dict[str, float]:
         rng = np.random.default_rng(0)
         hues = rng.uniform(0, 2 * np.pi, 64)
         lab = np.stack([np.full(64, 55.0), 18 * np.cos(hues), 18 * np.sin(hues)], 1)
-        from inference.colour import lab_to_srgb
         patches = np.clip(lab_to_srgb(lab.astype(np.float32)), 0, 1).reshape(8, 8, 3)
         patches = np.repeat(np.repeat(patches, 4, 0), 4, 1)
 
@@ -315,10 +302,11 @@ AUTO_SPEC = EngineSpec(
 )
 
 
-@register(AUTO_SPEC)
 class AutoRetouch:
-    def __init__(self, spec: EngineSpec = AUTO_SPEC, **cfg):
-        self.spec = spec
+    spec = AUTO_SPEC
+
+    def __init__(self, **cfg: Any):
+        """``cfg`` is the worker's engine configuration; this engine needs none."""
 
     def run(self, inputs, params, progress=None):
         t0 = time.perf_counter()
@@ -406,10 +394,11 @@ class InteractiveState:
         return self.work.shape[0], self.work.shape[1]
 
 
-@register(INTERACTIVE_SPEC)
 class InteractiveRetouch:
-    def __init__(self, spec: EngineSpec = INTERACTIVE_SPEC, **cfg):
-        self.spec = spec
+    spec = INTERACTIVE_SPEC
+
+    def __init__(self, **cfg: Any):
+        """``cfg`` is the worker's engine configuration; this engine needs none."""
 
     # -- session API
     def prepare(self, image: np.ndarray, mask: np.ndarray | None = None) -> InteractiveState:
@@ -534,8 +523,6 @@ class InteractiveRetouch:
 def _blend(base: np.ndarray, target: np.ndarray, amount: np.ndarray,
            target2: np.ndarray | None = None, amount2: np.ndarray | None = None) -> np.ndarray:
     """base + amount·(target − base) [+ amount2·(target2 − base)], clipped (numexpr: fast, lean)."""
-    import numexpr as ne
-
     if target2 is None or amount2 is None:
         out = ne.evaluate("base + a * (target - base)",
                           local_dict={"base": base, "target": target, "a": amount[..., None]})

@@ -1,4 +1,5 @@
-"""The browser preview (frontend/static/js/adjust-preview.js) matches the server's ``adjust``.
+"""The browser preview (frontend/static/js/adjust-preview.js) matches the server's renderer
+(``inference/render.py``, behind the ``adjust`` engine).
 
 Both run on the same 8-bit image; the preview's 8-bit output must be within ΔE76 mean < 0.5 and
 99th percentile < 1.0 of the server's float result.
@@ -16,7 +17,7 @@ import numpy as np
 import pytest
 
 from inference.colour import delta_e76
-from inference.engines.adjust import apply_adjustments
+from inference.render import apply_adjustments, tone_curve_function
 
 STATIC = Path(__file__).resolve().parents[2] / "frontend" / "static"
 CHROMIUM = "/usr/bin/chromium"
@@ -137,8 +138,6 @@ def test_preview_helpers_are_exported(preview_page):
                  "toneCurveFunction", "buildChannelLuts", "IDENTITY_PARAMS"):
         assert name in keys
     # The JS curve agrees with the Python one on the same control points.
-    from inference.engines.adjust import tone_curve_function
-
     pts = [[0.1, 0.3], [0.4, 0.35], [0.8, 0.9]]
     xs = np.linspace(-0.1, 1.1, 61)
     js = preview_page.evaluate(

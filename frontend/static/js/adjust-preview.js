@@ -1,4 +1,4 @@
-// Instant browser preview of the `adjust` engine (inference/engines/adjust.py).
+// Instant browser preview of the `adjust` engine (its renderer: inference/render.py).
 //
 // Re-implements docs/adjustments.md on 8-bit canvas data so a page can show slider moves at once,
 // before the server's full-resolution result arrives. It must match the server within ΔE76 < 1
