@@ -1,16 +1,19 @@
-"""Unit tests for the ``adjust`` engine (inference/engines/adjust.py, docs/adjustments.md)."""
+"""Unit tests for the adjustment renderer (inference/render.py) and the ``adjust`` engine that
+wraps it (inference/engines/adjust.py); the specification is docs/adjustments.md."""
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pytest
 from scipy.interpolate import PchipInterpolator
 
 from inference import engines
+from inference import render as R
 from inference.colour import LUMA_709, delta_e76, srgb_to_lab, srgb_to_linear
 from inference.engines import EngineInputError
-from inference.engines import adjust as A
-from inference.engines.adjust import IDENTITY_PARAMS, apply_adjustments
+from inference.render import IDENTITY_PARAMS, apply_adjustments
 
 
 @pytest.fixture(autouse=True)
@@ -32,11 +35,11 @@ def _grey(values):
 
 def _reference(image: np.ndarray, params: dict) -> np.ndarray:
     """Float64, table-free evaluation of the documented formulas (no 16-bit quantisation)."""
-    p = A.normalize_params(params)
+    p = R.normalize_params(params)
     x = image.astype(np.float64)
-    u = np.stack([A.channel_function(p, c, x[..., c]) for c in range(3)], axis=-1)
+    u = np.stack([R.channel_function(p, c, x[..., c]) for c in range(3)], axis=-1)
     sat, vib = p["saturation"] / 100, p["vibrance"] / 100
-    y = (u @ np.array(A.LUMA))[..., None]
+    y = (u @ np.array(R.LUMA))[..., None]
     c = np.minimum(u.max(axis=-1) - u.min(axis=-1), 1.0)[..., None]
     f = (1 + sat) * (1 + vib * (1 - c) ** 2)
     return np.clip(y + f * (u - y), 0.0, 1.0)
@@ -66,7 +69,7 @@ def test_identity_through_the_table_path_is_within_16bit_quantisation():
     # A curve through identity points forces the table path unless it is recognised; with a
     # non-trivial curve that is identity *as a function* the table must reproduce the input.
     img = _random_image()
-    lut = A.build_lut(A.normalize_params({"tone_curve": [[0.5, 0.5]]}))
+    lut = R.build_lut(R.normalize_params({"tone_curve": [[0.5, 0.5]]}))
     idx = np.rint(np.clip(img, 0, 1) * 65535).astype(np.int64)
     np.testing.assert_allclose(lut[idx], img, atol=1e-5)
 
@@ -216,14 +219,14 @@ def test_saturation_minus_100_gives_grey_with_same_luma():
     out = apply_adjustments(img, {"saturation": -100})
     np.testing.assert_allclose(out[..., 0], out[..., 1], atol=1e-6)
     np.testing.assert_allclose(out[..., 1], out[..., 2], atol=1e-6)
-    np.testing.assert_allclose(out[..., 0], img @ np.array(A.LUMA, dtype=np.float32), atol=1e-5)
+    np.testing.assert_allclose(out[..., 0], img @ np.array(R.LUMA, dtype=np.float32), atol=1e-5)
 
 
 # --- tone curve ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("points", [[[0.0, 0.0], [1.0, 1.0]], [[0.5, 0.5]],
                                     [[0.1, 0.1], [0.3, 0.3], [0.9, 0.9]]])
 def test_curve_through_identity_points_is_identity(points):
-    f = A.tone_curve_function(points)
+    f = R.tone_curve_function(points)
     q = np.linspace(-0.2, 1.2, 1401)
     np.testing.assert_allclose(f(q), q, atol=1e-12)
     img = _random_image()
@@ -235,12 +238,12 @@ def test_curve_through_identity_points_is_identity(points):
 
 def test_curve_is_pchip_with_implied_endpoints():
     points = [[0.2, 0.1], [0.5, 0.6], [0.8, 0.85]]
-    f = A.tone_curve_function(points)
+    f = R.tone_curve_function(points)
     ref = PchipInterpolator([0, 0.2, 0.5, 0.8, 1], [0, 0.1, 0.6, 0.85, 1])
     q = np.linspace(0, 1, 1001)
     np.testing.assert_allclose(f(q), ref(q), atol=1e-12)
     # An explicit end point replaces the implied one.
-    g = A.tone_curve_function([[0.0, 0.2], [1.0, 0.8]])
+    g = R.tone_curve_function([[0.0, 0.2], [1.0, 0.8]])
     np.testing.assert_allclose(g(q), 0.2 + 0.6 * q, atol=1e-12)
 
 
@@ -252,8 +255,8 @@ def test_curve_matches_scipy_pchip_on_random_points():
         xs = np.sort(rng.choice(np.arange(101) / 100, n, replace=False))
         ys = rng.random(n)
         pts = [[float(a), float(b)] for a, b in zip(xs, ys, strict=True)]
-        fx, fy = A._curve_points(pts)
-        np.testing.assert_allclose(A.tone_curve_function(pts)(q), PchipInterpolator(fx, fy)(q),
+        fx, fy = R._curve_points(pts)
+        np.testing.assert_allclose(R.tone_curve_function(pts)(q), PchipInterpolator(fx, fy)(q),
                                    atol=1e-12)
 
 
@@ -282,7 +285,7 @@ def test_fast_path_matches_float64_reference(params):
 def test_tiles_do_not_change_the_result(monkeypatch):
     img = _random_image(41, 29, seed=5)
     whole = apply_adjustments(img, TYPICAL)
-    monkeypatch.setattr(A, "_TILE_PIXELS", 29 * 3)  # 3-row tiles on the thread pool
+    monkeypatch.setattr(R, "_TILE_PIXELS", 29 * 3)  # 3-row tiles on the thread pool
     calls = []
     tiled = apply_adjustments(img, TYPICAL, progress=calls.append)
     np.testing.assert_array_equal(tiled, whole)
@@ -304,7 +307,7 @@ def test_random_extreme_params_stay_in_range():
     img = _random_image(16, 16)
     rng = np.random.default_rng(11)
     for _ in range(20):
-        p = {k: float(rng.uniform(-100, 100)) for k in A.FLOAT_PARAMS}
+        p = {k: float(rng.uniform(-100, 100)) for k in R.FLOAT_PARAMS}
         p["exposure"] = float(rng.uniform(-5, 5))
         p["tone_curve"] = sorted([[float(x), float(rng.random())] for x in rng.choice(
             np.arange(1, 20) / 20, 3, replace=False)])
@@ -332,10 +335,46 @@ def test_invalid_params_raise_engine_input_error(params):
         engines.create("adjust").run({"image": _random_image(4, 4)}, params)
 
 
-def test_boundaries_are_accepted():
-    img = _random_image(4, 4)
-    for p in ({"exposure": 5}, {"exposure": -5}, {"contrast": -100}, {"saturation": 100}):
-        apply_adjustments(img, p)
+SLIDER_RANGES = {key: (decl["min"], decl["max"]) for key, decl in R.PARAMS.items()
+                 if decl["type"] == "float"}
+
+
+def test_slider_ranges_are_the_documented_ones():
+    assert SLIDER_RANGES == {"exposure": (-5.0, 5.0),
+                             **{k: (-100.0, 100.0) for k in R.FLOAT_PARAMS if k != "exposure"}}
+    assert engines.spec("adjust").params is R.PARAMS
+
+
+@pytest.mark.parametrize("key", sorted(SLIDER_RANGES))
+def test_boundaries_are_accepted_and_one_step_past_is_refused(key):
+    lo, hi = SLIDER_RANGES[key]
+    img = _random_image(8, 8)
+    for value in (lo, hi):
+        assert R.normalize_params({key: value})[key] == value
+        out = apply_adjustments(img, {key: value})
+        assert out.dtype == np.float32 and out.shape == img.shape
+        assert np.isfinite(out).all() and out.min() >= 0.0 and out.max() <= 1.0
+        assert np.abs(out - img).max() > 0.01  # the end of the range really moves the image
+    for value in (lo - 0.01, hi + 0.01):
+        message = f"parameter '{key}' must lie in [{lo}, {hi}], got {value}"
+        with pytest.raises(EngineInputError, match=re.escape(message)):
+            apply_adjustments(img, {key: value})
+        with pytest.raises(EngineInputError, match=re.escape(message)):
+            engines.create("adjust").run({"image": img}, {key: value})
+
+
+def test_tone_curve_boundaries():
+    img = _random_image(8, 8)
+    corners = [[0.0, 0.0], [1.0, 1.0]]
+    np.testing.assert_array_equal(apply_adjustments(img, {"tone_curve": corners}), img)
+    most = [[i / 63, (i / 63) ** 2] for i in range(R.MAX_CURVE_POINTS)]
+    assert len(R.normalize_params({"tone_curve": most})["tone_curve"]) == R.MAX_CURVE_POINTS
+    assert np.isfinite(apply_adjustments(img, {"tone_curve": most})).all()
+    too_many = most + [[0.999, 0.99]]
+    with pytest.raises(EngineInputError, match="'tone_curve' allows at most 64 points"):
+        apply_adjustments(img, {"tone_curve": too_many})
+    with pytest.raises(EngineInputError, match=re.escape("'tone_curve': control points must lie in [0, 1]")):
+        apply_adjustments(img, {"tone_curve": [[1.01, 1.0]]})
 
 
 @pytest.mark.parametrize("image", [np.zeros((4, 4)), np.zeros((4, 4, 4)), np.zeros((0, 4, 3)),
