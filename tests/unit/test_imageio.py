@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import struct
-import time
 import tracemalloc
 import zlib
 
@@ -151,21 +150,19 @@ def test_truncated_jpeg_rejected_even_if_someone_enabled_truncated_loading(monke
         decode(data[: len(data) // 2])
 
 
-def test_png_bomb_refused_fast_without_allocating(monkeypatch):
+def test_png_bomb_refused_from_the_header_without_allocating(monkeypatch):
     bomb = _bomb_png(40_000, 40_000)
     assert len(bomb) < 200
     # Our header probe must refuse it before Pillow (or OpenCV) even opens the file.
     monkeypatch.setattr(iio.Image, "open", lambda *a, **k: pytest.fail("Pillow opened a bomb"))
+    monkeypatch.setattr(iio.cv2, "imdecode", lambda *a, **k: pytest.fail("OpenCV decoded a bomb"))
     limit_before = Image.MAX_IMAGE_PIXELS
     tracemalloc.start()
-    t0 = time.perf_counter()
     with pytest.raises(ImageRejected) as err:
         decode(bomb)
-    elapsed = time.perf_counter() - t0
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert str(err.value) == "The image is 40000 × 40000 pixels; the limit is 100 megapixels."
-    assert elapsed < 1.0
     assert peak < 50 * 2**20
     assert Image.MAX_IMAGE_PIXELS == limit_before  # Pillow's own guard untouched
 
