@@ -1,25 +1,47 @@
-"""Helpers shared by the test suite: real services, real server processes, real browsers."""
+"""Helpers for the test suite: skip-or-fail on missing services, Chromium, and (re-exported from
+``devtools.processes``, which benchmarks share) real server processes, workers and databases."""
 
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import uuid
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-PYTHON = sys.executable
+from devtools.processes import (
+    AMQP_URL,
+    PG_URL,
+    PYTHON,
+    REDIS_URL,
+    REPO,
+    Proc,
+    add_user,
+    base_env,
+    distributed_platform,
+    embedded_platform,
+    flush_redis_db,
+    free_port,
+    manage,
+    port_open,
+    scratch_postgres_database,
+    services_for_distributed_mode,
+    start_celery_worker,
+    start_server,
+    token_for,
+    wait_for_http,
+    wait_for_worker,
+)
+
+__all__ = [
+    "AMQP_URL", "CHROMIUM", "CHROMIUM_ARGS", "PG_URL", "PYTHON", "REDIS_URL", "REPO", "Proc", "add_user",
+    "base_env", "distributed_platform", "embedded_platform", "flush_redis_db", "free_port", "manage",
+    "must_have_everything", "need", "need_chromium", "need_postgres", "need_rabbitmq", "need_redis",
+    "port_open", "scratch_postgres_database", "services_for_distributed_mode", "start_celery_worker",
+    "start_server", "token_for", "wait_for_http", "wait_for_worker",
+]
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
-AMQP_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 
 
 def must_have_everything() -> bool:
@@ -33,20 +55,6 @@ def need(condition: bool, reason: str) -> None:
     if must_have_everything():
         pytest.fail(f"required for CI but missing: {reason}")
     pytest.skip(reason)
-
-
-def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def need_postgres():
@@ -63,164 +71,3 @@ def need_rabbitmq():
 
 def need_chromium():
     need(Path(CHROMIUM).exists(), f"{CHROMIUM} is missing (apt-get install chromium)")
-
-
-@contextmanager
-def scratch_postgres_database():
-    """A fresh database of our own, dropped afterwards: never assume a clean shared one."""
-    import psycopg
-
-    name = f"plab_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = PG_URL.rsplit("/", 1)[0]
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def flush_redis_db(url: str) -> None:
-    import redis
-
-    redis.Redis.from_url(url).flushdb()
-
-
-def base_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "CELERY_", "CHANNELS_"))}
-    env.update({"PYTHONUNBUFFERED": "1", "DJANGO_SETTINGS_MODULE": "webapp.settings"})
-    env.update(extra)
-    return env
-
-
-def wait_for_http(url: str, timeout: float = 60.0, proc: subprocess.Popen | None = None) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited early with code {proc.returncode}")
-        try:
-            if httpx.get(url, timeout=1.0).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"{url} did not answer within {timeout} s")
-
-
-def wait_for_worker(base_url: str, queue: str, timeout: float = 60.0, name: str | None = None) -> dict:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        workers = httpx.get(f"{base_url}/api/health/", timeout=2.0).json()["workers"]
-        for worker in workers:
-            if queue in worker["queues"] and (name is None or worker["name"] == name):
-                return worker
-        time.sleep(0.3)
-    raise TimeoutError(f"no worker for queue {queue!r} reported within {timeout} s")
-
-
-class Proc:
-    """A child process whose output goes to a log file shown when a test fails."""
-
-    def __init__(self, args: list[str], env: dict[str, str], log_path: Path):
-        self.log_path = log_path
-        self._log = open(log_path, "wb")  # noqa: SIM115  (closed in stop)
-        self.popen = subprocess.Popen(args, cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                      start_new_session=True)
-
-    def stop(self, sig: int = 15, timeout: float = 15.0) -> None:
-        if self.popen.poll() is None:
-            try:
-                os.killpg(self.popen.pid, sig)
-            except ProcessLookupError:
-                pass
-            try:
-                self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.popen.pid, 9)
-                self.popen.wait(5)
-        self._log.close()
-
-    def kill(self) -> None:
-        self.stop(sig=9)
-
-    def output(self) -> str:
-        self._log.flush()
-        return self.log_path.read_text(errors="replace")[-5000:]
-
-
-def start_server(env: dict[str, str], tmp: Path, *, embedded: bool) -> tuple[Proc, str]:
-    """``manage.py serve`` (embedded) or uvicorn alone (distributed web tier) on a free port."""
-    port = free_port()
-    if embedded:
-        args = [PYTHON, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    else:
-        args = [PYTHON, "-m", "uvicorn", "webapp.asgi:application", "--host", "127.0.0.1",
-                "--port", str(port), "--lifespan", "off", "--log-level", "warning"]
-    proc = Proc(args, env, tmp / f"server-{port}.log")
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{base}/api/health/", proc=proc.popen, timeout=90)
-    except Exception:
-        print(proc.output())
-        proc.stop()
-        raise
-    return proc, base
-
-
-def start_celery_worker(env: dict[str, str], tmp: Path, *, queues: str, name: str,
-                        pool: str = "solo") -> Proc:
-    args = [PYTHON, "-m", "celery", "-A", "webapp", "worker", "-Q", queues, "-n", name, "--pool", pool,
-            "--concurrency", "1", "--loglevel", "WARNING", "--without-mingle", "--without-gossip"]
-    return Proc(args, env, tmp / f"worker-{name.replace('@', '_')}.log")
-
-
-def token_for(base: str, username: str, password: str) -> str:
-    import httpx
-
-    response = httpx.post(f"{base}/api/auth/token/", json={"username": username, "password": password})
-    response.raise_for_status()
-    return response.json()["token"]
-
-
-def manage(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run([PYTHON, "manage.py", *args], cwd=REPO, env=env, capture_output=True, text=True,
-                            timeout=180)
-    if result.returncode != 0:
-        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return result.stdout
-
-
-def services_for_distributed_mode() -> str | None:
-    """None when PostgreSQL and Redis answer; else why a distributed run cannot happen."""
-    if port_open("127.0.0.1", 5432) and port_open("127.0.0.1", 6379):
-        return None
-    return "needs PostgreSQL on :5432 and Redis on :6379"
-
-
-@contextmanager
-def distributed_platform(redis_url: str, *, worker_name: str, queues: str = "cpu,gpu"):
-    """uvicorn + one ``celery worker`` on a scratch database, Redis as broker and channel layer.
-
-    Yields ``(base_url, env)``; every process, database, Redis db and folder is removed after.
-    """
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="plab-") as tmp, scratch_postgres_database() as db_url:
-        env = base_env(DATABASE_URL=db_url, CELERY_BROKER_URL=redis_url, CHANNELS_REDIS_URL=redis_url,
-                       DATA_DIR=tmp, MEDIA_ROOT=str(Path(tmp) / "media"), LOG_LEVEL="WARNING")
-        flush_redis_db(redis_url)
-        manage(env, "migrate", "--noinput")
-        server, base = start_server(env, Path(tmp), embedded=False)
-        worker = start_celery_worker(env, Path(tmp), queues=queues, name=worker_name)
-        try:
-            wait_for_worker(base, queues.split(",")[0], name=worker_name, timeout=90)
-            yield base, env
-        finally:
-            worker.stop()
-            server.stop()
-            flush_redis_db(redis_url)

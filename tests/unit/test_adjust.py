@@ -414,24 +414,6 @@ def test_thread_pool_is_recreated_after_fork(monkeypatch):
     assert A._pool() is not first
 
 
-def test_bench_adjust_cli_smoke(capsys, monkeypatch):
-    import json
-
-    from inference import bench
-
-    monkeypatch.setitem(bench.EXTRA_SECTIONS, "extra", lambda args: {"width": args.width})
-    # The real end-to-end section starts servers (its own bench); here only its dispatch is checked.
-    monkeypatch.setitem(bench.EXTRA_SECTIONS, "job_latency", lambda args: {"dispatched": True})
-    assert bench.main(["adjust", "--json", "--width", "40", "--height", "30", "--runs", "5"]) == 0
-    result = json.loads(capsys.readouterr().out)
-    assert result["runs"] == 5 and result["min_s"] <= result["median_s"] <= result["p90_s"]
-    assert result["sections"]["extra"] == {"width": 40}
-    assert result["sections"]["job_latency"] == {"dispatched": True}
-    bench.main(["adjust", "--width", "40", "--height", "30", "--runs", "5", "--no-e2e"])
-    text = capsys.readouterr().out
-    assert "median" in text and "p90" in text and "job_latency" not in text
-
-
 def test_non_contiguous_input_gives_the_same_result():
     img = _random_image(23, 31, seed=9)
     fortran = np.asfortranarray(img)

@@ -1,6 +1,6 @@
 """Per-click latency of interactive sessions, and full-resolution output time.
 
-    python -m webapp.interactive.bench [--clicks 40] [--skip-distributed] [--skip-fullres]
+    python -m devtools.bench.clicks [--clicks 40] [--skip-distributed] [--skip-fullres]
 
 * embedded: ``manage.py serve`` subprocess (in-process worker thread, in-memory channel layer);
 * distributed: uvicorn + ``celery -A webapp worker`` subprocesses, Redis broker and channel layer,
@@ -10,7 +10,8 @@
 Each click is sent after the previous result arrived (so latest-wins never drops one); it reports
 p50/p90 of the server time (``server_ms``: the worker's incremental work, PNG encodes and
 storage) and of the end-to-end time (send → result message on the WebSocket). Loopback only;
-every process, database, Redis db and folder it makes is removed at the end.
+every process, database, Redis db and folder it makes is removed at the end. Third-party libraries
+are imported where they are used, so that ``--help`` answers at once.
 """
 
 from __future__ import annotations
@@ -20,12 +21,11 @@ import asyncio
 import io
 import json
 import os
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
+
+from devtools import processes
 
 REDIS_DB = "redis://127.0.0.1:6379/14"
 
@@ -79,10 +79,7 @@ async def _click_loop(ws_base: str, session_id: str, token: str, n: int, size: i
 def _prepare_user_and_session(base: str, env: dict, png: bytes) -> tuple[str, str]:
     import httpx
 
-    from tests.support import manage, token_for
-
-    manage(env, "adduser", "bench", "--role", "researcher", "--password", "bench-pw-123")
-    token = token_for(base, "bench", "bench-pw-123")
+    token = processes.add_user(base, env, "bench", "researcher", "bench-pw-123")
     auth = {"Authorization": f"Token {token}"}
     photo = httpx.post(f"{base}/api/photos/", headers=auth, files={"file": ("p.png", png, "image/png")},
                        timeout=120).json()
@@ -91,35 +88,29 @@ def _prepare_user_and_session(base: str, env: dict, png: bytes) -> tuple[str, st
     return token, session["id"]
 
 
-def bench_embedded(n: int, png: bytes, size: int) -> dict:
-    from tests.support import base_env, start_server
+def _clicks(base: str, env: dict, n: int, png: bytes, size: int) -> dict:
+    token, sid = _prepare_user_and_session(base, env, png)
+    return asyncio.run(_click_loop(base.replace("http://", "ws://"), sid, token, n, size))
 
-    with tempfile.TemporaryDirectory(prefix="plab-bench-") as tmp:
-        env = base_env(DATA_DIR=tmp, LOG_LEVEL="WARNING")
-        server, base = start_server(env, Path(tmp), embedded=True)
-        try:
-            token, sid = _prepare_user_and_session(base, env, png)
-            return asyncio.run(_click_loop(base.replace("http://", "ws://"), sid, token, n, size))
-        finally:
-            server.stop()
+
+def bench_embedded(n: int, png: bytes, size: int) -> dict:
+    with processes.embedded_platform(prefix="plab-bench-") as (base, env):
+        return _clicks(base, env, n, png, size)
 
 
 def bench_distributed(n: int, png: bytes, size: int) -> dict:
-    from tests.support import distributed_platform, services_for_distributed_mode
-
-    missing = services_for_distributed_mode()
+    missing = processes.services_for_distributed_mode()
     if missing:
         return {"skipped": missing}
-    with distributed_platform(REDIS_DB, worker_name="bench@localhost", queues="cpu") as (base, env):
-        token, sid = _prepare_user_and_session(base, env, png)
-        return asyncio.run(_click_loop(base.replace("http://", "ws://"), sid, token, n, size))
+    with processes.distributed_platform(REDIS_DB, worker_name="bench@localhost", queues="cpu") as (base, env):
+        return _clicks(base, env, n, png, size)
 
 
 def bench_fullres(width: int = 6000, height: int = 4000) -> dict:
     import cv2
     from skimage import data
 
-    import inference.engines as engines
+    import inference.engines as engines  # deferred: engine modules load OpenCV and friends
     from inference import imageio
 
     base = np.asarray(data.astronaut(), np.float32) / 255.0
@@ -140,14 +131,18 @@ def bench_fullres(width: int = 6000, height: int = 4000) -> dict:
             "total_s": round(t3 - t0, 2), "png_mb": round(len(png) / 2**20, 1)}
 
 
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m devtools.bench.clicks", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--clicks", type=int, default=40, help="timed clicks per mode (at least 30 are sent)")
+    parser.add_argument("--skip-distributed", action="store_true", help="skip the uvicorn + Celery mode")
+    parser.add_argument("--skip-fullres", action="store_true", help="skip the 24-megapixel output timing")
+    return parser
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clicks", type=int, default=40, help="timed clicks per mode (≥ 30)")
-    parser.add_argument("--skip-distributed", action="store_true")
-    parser.add_argument("--skip-fullres", action="store_true")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     size = 1200
     png = _portrait_png(size)
     report = {"photo": f"{size}×{size} portrait, 360 px working resolution", "cpus": os.cpu_count()}

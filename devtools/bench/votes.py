@@ -1,4 +1,6 @@
-"""Vote-ingestion benchmark: ``python -m studies.bench_votes [--workers 2] [--concurrency 16] [--rate 500]``.
+"""Vote ingestion: votes per second the production web tier stores, and their latency.
+
+    python -m devtools.bench.votes [--workers 2] [--concurrency 16] [--rate 500]
 
 Starts its own production-style server (``uvicorn webapp.asgi:application``, N workers, uvloop +
 httptools) on a scratch PostgreSQL database (Redis channel layer and broker), lets participants join
@@ -27,82 +29,41 @@ import json
 import os
 import random
 import resource
-import shutil
-import subprocess
-import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
+
+from devtools.processes import (
+    PYTHON,
+    Proc,
+    base_env,
+    free_port,
+    manage,
+    scratch_postgres_database,
+    start_http_server,
+)
 
 PG_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")
-REPO = Path(__file__).resolve().parents[1]
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def server_env(database_url: str, media_root: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "CELERY_", "CHANNELS_"))}
-    env.update(DATABASE_URL=database_url, CHANNELS_REDIS_URL=REDIS_URL, CELERY_BROKER_URL=REDIS_URL,
-               MEDIA_ROOT=media_root, DATA_DIR=media_root, DJANGO_SETTINGS_MODULE="webapp.settings",
-               PYTHONUNBUFFERED="1")
-    return env
+    return base_env(DATABASE_URL=database_url, CHANNELS_REDIS_URL=REDIS_URL, CELERY_BROKER_URL=REDIS_URL,
+                    MEDIA_ROOT=media_root, DATA_DIR=media_root)
 
 
 def uvicorn_args(port: int, workers: int) -> list[str]:
     """The production web tier (docs/deployment.md), with the fast protocol/loop made explicit."""
-    return [sys.executable, "-m", "uvicorn", "webapp.asgi:application", "--host", "127.0.0.1", "--port",
+    return [PYTHON, "-m", "uvicorn", "webapp.asgi:application", "--host", "127.0.0.1", "--port",
             str(port), "--workers", str(workers), "--http", "httptools", "--loop", "uvloop", "--lifespan", "off",
             "--log-level", "warning", "--no-access-log"]
 
 
-def start_uvicorn(env: dict[str, str], workers: int, log_path: Path, port: int | None = None):
-    import httpx
-
-    port = port or _free_port()
-    log = open(log_path, "ab")  # noqa: SIM115
-    proc = subprocess.Popen(uvicorn_args(port, workers), cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+def start_uvicorn(env: dict[str, str], workers: int, log_path: Path) -> tuple[Proc, str]:
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {log_path.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{base}/api/health/", timeout=1).status_code < 500:
-                return proc, base
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError("server did not start")
-
-
-def stop(proc) -> None:
-    import signal
-
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-
-
-def manage(env: dict[str, str], *args: str) -> str:
-    out = subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=env, capture_output=True, text=True,
-                         timeout=300)
-    if out.returncode:
-        raise RuntimeError(out.stdout + out.stderr)
-    return out.stdout
+    return start_http_server(uvicorn_args(port, workers), env, log_path, base, timeout=60), base
 
 
 BUILD = """
@@ -117,8 +78,8 @@ print("study", study.pk, study.public_id)
 
 def prepare(env: dict[str, str], participants: int, trials: int = 60) -> tuple[int, str]:
     """Migrate and build the demo study (open, nobody joined yet) with ``trials`` trials per participant."""
-    manage(env, "migrate", "-v0")
-    out = manage(env, "shell", "-c", BUILD.format(participants=participants, trials=trials))
+    manage(env, "migrate", "-v0", timeout=300)
+    out = manage(env, "shell", "-c", BUILD.format(participants=participants, trials=trials), timeout=300)
     _, sid, public_id = out.strip().splitlines()[-1].split()
     return int(sid), public_id
 
@@ -376,15 +337,15 @@ def stored_votes(database_url: str, study_id: int) -> int:
         return conn.execute("SELECT count(*) FROM studies_response WHERE study_id = %s", (study_id,)).fetchone()[0]
 
 
-def run_phase(name: str, load: Load, proc, args) -> dict:
+def run_phase(name: str, load: Load, proc: Proc, args) -> dict:
     import uvloop
 
-    before = cpu_snapshot(proc.pid)
+    before = cpu_snapshot(proc.popen.pid)
     if name == "closed":
         wall = uvloop.run(load.closed_loop(args.concurrency, args.duration))
     else:
         wall = uvloop.run(load.open_loop(args.rate, args.duration))
-    cpu = cpu_report(before, cpu_snapshot(proc.pid))
+    cpu = cpu_report(before, cpu_snapshot(proc.popen.pid))
     res = load.summary(wall)
     mode = (f"closed loop, {args.concurrency} connections" if name == "closed"
             else f"open loop, Poisson arrivals at {args.rate:.0f}/s")
@@ -409,59 +370,57 @@ def run_phase(name: str, load: Load, proc, args) -> dict:
     return res
 
 
-def main(argv=None) -> int:
-    import psycopg
-
-    p = argparse.ArgumentParser(prog="python -m studies.bench_votes", description=__doc__.split("\n\n")[0])
-    p.add_argument("--workers", type=int, default=2)
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m devtools.bench.votes", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     p.add_argument("--concurrency", type=int, default=16, help="connections in the closed-loop phase")
     p.add_argument("--rate", type=float, default=500.0, help="arrivals per second in the open-loop phase")
     p.add_argument("--duration", type=float, default=10.0, help="seconds per phase at most")
-    p.add_argument("--phase", choices=["closed", "open", "both"], default="both")
-    p.add_argument("--participants", type=int, default=300)
+    p.add_argument("--phase", choices=["closed", "open", "both"], default="both", help="which phase(s) to run")
+    p.add_argument("--participants", type=int, default=300, help="participants who join the study")
     p.add_argument("--trials", type=int, default=80, help="trials per participant")
     p.add_argument("--timeline", action="store_true", help="print request count and max latency per 0.5 s")
     p.add_argument("--duplicates", type=float, default=0.05, help="share of votes sent twice (retries)")
-    args = p.parse_args(argv)
+    return p
 
-    name = f"plab_bench_{uuid.uuid4().hex[:8]}"
-    tmp = Path(tempfile.mkdtemp(prefix="plab-bench-"))
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    database_url = f"{PG_URL.rsplit('/', 1)[0]}/{name}"
-    proc = None
-    try:
-        env = server_env(database_url, str(tmp))
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="plab-bench-") as tmp, \
+            scratch_postgres_database(PG_URL, prefix="plab_bench_") as database_url:
+        env = server_env(database_url, tmp)
         t0 = time.perf_counter()
         study_id, public_id = prepare(env, args.participants, args.trials)
         print(f"study {study_id} ready in {time.perf_counter() - t0:.1f} s")
-        proc, base = start_uvicorn(env, args.workers, tmp / "server.log")
-        tokens = asyncio.run(join_all(base, public_id, args.participants, 16))
-        work = trial_ids(database_url, study_id, tokens)
-        random.Random(1).shuffle(work)
-        print(f"{len(tokens)} participants joined; {len(work)} trials to answer; server: {' '.join(uvicorn_args(0, args.workers)[1:])}")
-        # Warm-up: every worker process opens its pool and imports everything once.
-        warm = Load(base, work[-200:], 0.0)
-        del work[-200:]
-        __import__("uvloop").run(warm.closed_loop(8, 5))
-        accepted = set(warm.accepted)
-        phases = ["closed", "open"] if args.phase == "both" else [args.phase]
-        ok = True
-        for k, phase in enumerate(phases):
-            load = Load(base, work[k::len(phases)], args.duplicates, seed=k)
-            res = run_phase(phase, load, proc, args)
-            accepted |= load.accepted
-            ok &= res.get("requests", 0) > 0 and res["errors"] == 0 and set(res["codes"]) <= {200, 201}
-        stored = stored_votes(database_url, study_id)
-        print(f"\nstored {stored} = accepted {len(accepted)} (incl. warm-up): "
-              f"{'OK' if stored == len(accepted) else 'MISMATCH'}")
-        return 0 if ok and stored == len(accepted) else 1
-    finally:
-        if proc is not None:
-            stop(proc)
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        shutil.rmtree(tmp, ignore_errors=True)
+        proc, base = start_uvicorn(env, args.workers, Path(tmp) / "server.log")
+        try:
+            return _run(args, proc, base, database_url, study_id, public_id)
+        finally:
+            proc.stop()
+
+
+def _run(args, proc: Proc, base: str, database_url: str, study_id: int, public_id: str) -> int:
+    tokens = asyncio.run(join_all(base, public_id, args.participants, 16))
+    work = trial_ids(database_url, study_id, tokens)
+    random.Random(1).shuffle(work)
+    print(f"{len(tokens)} participants joined; {len(work)} trials to answer; server: {' '.join(uvicorn_args(0, args.workers)[1:])}")
+    # Warm-up: every worker process opens its pool and imports everything once.
+    warm = Load(base, work[-200:], 0.0)
+    del work[-200:]
+    __import__("uvloop").run(warm.closed_loop(8, 5))
+    accepted = set(warm.accepted)
+    phases = ["closed", "open"] if args.phase == "both" else [args.phase]
+    ok = True
+    for k, phase in enumerate(phases):
+        load = Load(base, work[k::len(phases)], args.duplicates, seed=k)
+        res = run_phase(phase, load, proc, args)
+        accepted |= load.accepted
+        ok &= res.get("requests", 0) > 0 and res["errors"] == 0 and set(res["codes"]) <= {200, 201}
+    stored = stored_votes(database_url, study_id)
+    print(f"\nstored {stored} = accepted {len(accepted)} (incl. warm-up): "
+          f"{'OK' if stored == len(accepted) else 'MISMATCH'}")
+    return 0 if ok and stored == len(accepted) else 1
 
 
 if __name__ == "__main__":

@@ -1,36 +1,27 @@
-"""Benchmarks for the inference engines: ``python -m inference.bench adjust [--json]``.
+"""The ``adjust`` engine at full resolution, then the platform's end-to-end job latency.
 
-Structure, for whoever adds sections:
+    python -m devtools.bench.adjust [--json] [--width 6000] [--height 4000] [--runs 5] [--no-e2e]
 
-* ``bench_<name>(...) -> dict`` does the measuring and returns JSON-able results;
-* ``SUBCOMMANDS`` maps a subcommand name to ``(add_arguments, run)``; ``main(argv)`` dispatches;
-* ``EXTRA_SECTIONS`` maps a section name to ``section(args) -> dict | None``; ``bench adjust`` runs
-  each after its own engine timing and reports the result under ``"sections"[name]``;
-* ``bench adjust`` also runs the platform's end-to-end job latency as section ``"job_latency"``:
-  ``webapp.bench.job_latency(args) -> dict | None`` when that module exists (imported lazily, so
-  this module never needs Django), unless ``EXTRA_SECTIONS`` already has a ``"job_latency"``.
+``bench_adjust(...) -> dict`` times the engine through the registry, as a worker calls it, and
+returns JSON-able results. Then, unless ``--no-e2e``, ``devtools.bench.jobs`` measures the job
+latency (it starts servers) and reports it under ``"sections"["job_latency"]``.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-Section = Callable[[argparse.Namespace], "dict[str, Any] | None"]
+from devtools.bench import jobs
 
-# Named sections run by ``bench adjust`` after the engine timing; other packages (the platform) add to it.
-EXTRA_SECTIONS: dict[str, Section] = {}
-
-# The typical non-identity parameter set timed by ``bench adjust`` (every stage active).
+# The typical non-identity parameter set timed by default (every stage active).
 TYPICAL_ADJUST_PARAMS: dict[str, Any] = {
     "exposure": 0.4, "contrast": 25, "highlights": -40, "shadows": 30, "whites": 10, "blacks": -10,
     "temperature": 15, "tint": 5, "vibrance": 30, "saturation": 10,
@@ -60,7 +51,7 @@ def synthetic_image(width: int, height: int, seed: int = 0) -> np.ndarray:
 def bench_adjust(width: int = 6000, height: int = 4000, runs: int = 5, warmup: int = 1,
                  params: dict[str, Any] | None = None, seed: int = 0) -> dict[str, Any]:
     """Time full-resolution ``adjust`` (through the registry, as a worker calls it)."""
-    from inference import engines
+    from inference import engines  # deferred: engine modules load OpenCV and friends; --help stays instant
 
     engine = engines.create("adjust")
     image = synthetic_image(width, height, seed)
@@ -90,29 +81,7 @@ def _load_average() -> float | None:
         return None
 
 
-def _job_latency_section(args: argparse.Namespace) -> dict[str, Any] | None:
-    """End-to-end job latency from the platform, when ``webapp.bench`` exists."""
-    try:
-        platform_bench = importlib.import_module("webapp.bench")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("webapp", "webapp.bench"):
-            raise
-        return {"skipped": "end-to-end job latency needs the platform (webapp.bench not found)"}
-    return platform_bench.job_latency(args)
-
-
-def _add_adjust_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--width", type=int, default=6000)
-    parser.add_argument("--height", type=int, default=4000)
-    parser.add_argument("--runs", type=int, default=5, help="timed runs (default 5)")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed warm-up runs (default 1)")
-    parser.add_argument("--params", type=json.loads, default=None,
-                        help="JSON parameter object (default: a typical set with every stage on)")
-    parser.add_argument("--no-e2e", action="store_true",
-                        help="skip the platform's end-to-end job latency section")
-
-
-def _run_adjust(args: argparse.Namespace) -> dict[str, Any]:
+def run(args: argparse.Namespace) -> dict[str, Any]:
     result = bench_adjust(args.width, args.height, runs=args.runs, warmup=args.warmup,
                           params=args.params)
     if not args.json:
@@ -121,43 +90,33 @@ def _run_adjust(args: argparse.Namespace) -> dict[str, Any]:
               f"median {result['median_s']:.3f} s  min {result['min_s']:.3f} s  "
               f"p90 {result['p90_s']:.3f} s  (CPU {result['cpu_median_s']:.3f} s/run, "
               f"load {result['load_avg_1m']})", flush=True)
-    sections: dict[str, Any] = {}
-    extra = dict(EXTRA_SECTIONS)
-    if args.no_e2e:
-        extra.pop("job_latency", None)
-    else:
-        extra.setdefault("job_latency", _job_latency_section)
-    for name, section in extra.items():
-        sections[name] = section(args)
+    if not args.no_e2e:
+        result["sections"] = {"job_latency": jobs.job_latency(args.jobs)}
         if not args.json:
-            print(f"{name}: {json.dumps(sections[name])}", flush=True)
-    if sections:
-        result["sections"] = sections
+            print(f"job_latency: {json.dumps(result['sections']['job_latency'])}", flush=True)
     return result
 
 
-SUBCOMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None],
-                             Callable[[argparse.Namespace], dict[str, Any]]]] = {
-    "adjust": (_add_adjust_args, _run_adjust),
-}
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m inference.bench",
-                                     description="Benchmarks for the inference engines.")
+    parser = argparse.ArgumentParser(prog="python -m devtools.bench.adjust", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--json", action="store_true", help="print results as one JSON object")
-    sub = parser.add_subparsers(dest="command", required=True)
-    for name, (add_arguments, _) in SUBCOMMANDS.items():
-        p = sub.add_parser(name)
-        p.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
-                       help="print results as one JSON object")
-        add_arguments(p)
+    parser.add_argument("--width", type=int, default=6000, help="image width in pixels")
+    parser.add_argument("--height", type=int, default=4000, help="image height in pixels")
+    parser.add_argument("--runs", type=int, default=5, help="timed runs")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed warm-up runs")
+    parser.add_argument("--params", type=json.loads, default=json.dumps(TYPICAL_ADJUST_PARAMS),
+                        help="JSON parameter object (the default has every stage on)")
+    parser.add_argument("--no-e2e", action="store_true",
+                        help="skip the platform's end-to-end job latency section")
+    parser.add_argument("--jobs", type=int, default=jobs.JOBS,
+                        help="timed jobs per mode in the job latency section")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    result = SUBCOMMANDS[args.command][1](args)
+    result = run(args)
     if args.json:
         print(json.dumps(result, indent=2))
     return 0

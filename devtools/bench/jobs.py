@@ -1,4 +1,6 @@
-"""End-to-end job latency for ``python -m inference.bench adjust``: API submit → WebSocket completion.
+"""End-to-end job latency: API submit → WebSocket completion.
+
+    python -m devtools.bench.jobs [--jobs 30]
 
 A 360p ``adjust`` job (640 × 360 photo) is submitted through ``POST /api/jobs/`` while a
 WebSocket on ``/ws/jobs/`` listens; the latency is the time until its ``succeeded`` event
@@ -8,21 +10,24 @@ arrives. Jobs go one after another, so each measures the full path, not a queue 
 * distributed: uvicorn + a ``celery worker`` process, Redis broker and channel layer, a scratch
   PostgreSQL database (skipped when those services are absent).
 
-Developer tool: it reuses the process helpers of the test suite (tests/support.py), so run it
-from a checkout. Loopback only; everything it starts or creates is removed at the end.
+``python -m devtools.bench.adjust`` runs it too, as its ``job_latency`` section. Loopback only;
+everything it starts or creates is removed at the end. Third-party libraries are imported where
+they are used, so that ``--help`` answers at once.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
+from devtools import processes
+
 REDIS_DB = "redis://127.0.0.1:6379/4"
+JOBS = 30
 
 
 def _pcts(values: list[float]) -> dict:
@@ -70,41 +75,41 @@ async def _submit_loop(base: str, token: str, photo: int, n: int) -> list[float]
 def _run(base: str, env: dict, n: int) -> dict:
     import httpx
 
-    from tests.support import manage, token_for
-
-    manage(env, "adduser", "bench", "--role", "researcher", "--password", "bench-pw-123")
-    token = token_for(base, "bench", "bench-pw-123")
+    token = processes.add_user(base, env, "bench", "researcher", "bench-pw-123")
     photo = httpx.post(f"{base}/api/photos/", headers={"Authorization": f"Token {token}"},
                        files={"file": ("p.png", _photo_png(), "image/png")}, timeout=60).json()["id"]
     return _pcts(asyncio.run(_submit_loop(base, token, photo, n)))
 
 
 def bench_embedded(n: int) -> dict:
-    from tests.support import base_env, start_server
-
-    with tempfile.TemporaryDirectory(prefix="plab-bench-") as tmp:
-        env = base_env(DATA_DIR=tmp, LOG_LEVEL="WARNING")
-        server, base = start_server(env, Path(tmp), embedded=True)
-        try:
-            return _run(base, env, n)
-        finally:
-            server.stop()
-
-
-def bench_distributed(n: int) -> dict:
-    from tests.support import distributed_platform, services_for_distributed_mode
-
-    missing = services_for_distributed_mode()
-    if missing:
-        return {"skipped": missing}
-    with distributed_platform(REDIS_DB, worker_name="bench@localhost") as (base, env):
+    with processes.embedded_platform(prefix="plab-bench-") as (base, env):
         return _run(base, env, n)
 
 
-def job_latency(args) -> dict:
-    n = int(getattr(args, "jobs", 30) or 30)
+def bench_distributed(n: int) -> dict:
+    missing = processes.services_for_distributed_mode()
+    if missing:
+        return {"skipped": missing}
+    with processes.distributed_platform(REDIS_DB, worker_name="bench@localhost") as (base, env):
+        return _run(base, env, n)
+
+
+def job_latency(n: int = JOBS) -> dict:
     return {"jobs_per_mode": n, "embedded": bench_embedded(n), "distributed": bench_distributed(n)}
 
 
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m devtools.bench.jobs", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--jobs", type=int, default=JOBS, help="timed jobs per mode (after 3 warm-up jobs)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    print(json.dumps(job_latency(args.jobs), indent=2))
+    return 0
+
+
 if __name__ == "__main__":
-    print(json.dumps(job_latency(None), indent=2))
+    raise SystemExit(main())

@@ -1,14 +1,20 @@
-"""Benchmark: python -m studies.analysis.bench
+"""Speed of the study statistics (studies.analysis): fits against choix, and the bootstrap.
+
+    python -m devtools.bench.statistics
 
 1. Bradley-Terry + Thurstone ML fits for 200 methods x 20,000 comparisons (votes aggregated into
    the count matrix first) against choix.ilsr_pairwise on the same votes; reports the ratio
    ours / choix measured in this run (goal <= 1.0).
 2. A 1,000-resample participant bootstrap (B-T and Thurstone refits of every resample, percentile
    CIs of all statistics) for 10 methods x 50 participants x 1,000 votes (goal <= 2 s).
+
+Both run with single-threaded BLAS: unless OPENBLAS_NUM_THREADS is set, the command re-executes
+itself with OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=MKL_NUM_THREADS=1.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
@@ -16,10 +22,10 @@ import time
 import numpy as np
 from scipy.special import expit
 
-from .bootstrap import bootstrap_ci
-from .bradley_terry import bradley_terry
-from .data import counts_from_pairs, votes_table
-from .thurstone import thurstone
+from studies.analysis.bootstrap import bootstrap_ci
+from studies.analysis.bradley_terry import bradley_terry
+from studies.analysis.data import counts_from_pairs, votes_table
+from studies.analysis.thurstone import thurstone
 
 
 def _interleaved_best(fns, repeat):
@@ -90,13 +96,21 @@ def bench_bootstrap(m=10, participants=50, votes=1000, n_boot=1000, seed=0, repe
     return {"m": m, "participants": participants, "votes": votes, "resamples": n_boot, "seconds": t}
 
 
-def main():
+def build_parser() -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(prog="python -m devtools.bench.statistics",
+                                   description=__doc__.split("\n\n")[0],
+                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    build_parser().parse_args(argv)  # before the re-exec: --help answers and nothing runs
     # Both sides are measured with single-threaded BLAS: the matrices are small, and on a shared
     # 2-core machine multi-threaded BLAS makes timings erratic.  Re-exec once with the setting.
     if os.environ.get("OPENBLAS_NUM_THREADS") is None and os.environ.get("STUDIES_BENCH_CHILD") is None:
         env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
                    STUDIES_BENCH_CHILD="1")
-        os.execve(sys.executable, [sys.executable, "-m", "studies.analysis.bench"], env)
+        os.execve(sys.executable, [sys.executable, "-m", "devtools.bench.statistics", *argv], env)
     f = bench_fits()
     print(f"B-T + Thurstone fits, {f['m']} methods x {f['n']:,} comparisons (best of 5, interleaved, "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}):")
@@ -108,7 +122,8 @@ def main():
     print(f"participant bootstrap, {b['resamples']:,} resamples, {b['m']} methods x {b['participants']} "
           f"participants x {b['votes']:,} votes (best of 3):")
     print(f"  {b['seconds']:.3f} s  (goal <= 2 s)")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
