@@ -8,6 +8,7 @@ import mimetypes
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpResponseForbidden
 from django.utils._os import safe_join
+from rest_framework.authentication import TokenAuthentication
 
 from webapp.accounts.permissions import user_has_role
 
@@ -15,8 +16,6 @@ from webapp.accounts.permissions import user_has_role
 def serve_media(request, path: str):
     user = request.user
     if not user.is_authenticated:
-        from rest_framework.authentication import TokenAuthentication
-
         try:
             result = TokenAuthentication().authenticate(request)
         except Exception:

@@ -9,6 +9,7 @@ Set DATABASE_URL / CELERY_BROKER_URL / CHANNELS_REDIS_URL / MEDIA_ROOT or S3_BUC
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 import dj_database_url
@@ -32,8 +33,6 @@ if not SECRET_KEY:
     # Embedded mode: a per-installation key kept beside the data, never a hard-coded one.
     key_file = DATA_DIR / "secret_key"
     if not key_file.exists():
-        import secrets
-
         key_file.write_text(secrets.token_urlsafe(50))
         key_file.chmod(0o600)
     SECRET_KEY = key_file.read_text().strip()

@@ -5,12 +5,12 @@ from urllib.parse import parse_qs
 from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
+from channels.security.websocket import AllowedHostsOriginValidator
+from rest_framework.authtoken.models import Token
 
 
 @database_sync_to_async
 def _user_for_token(key: str):
-    from rest_framework.authtoken.models import Token
-
     token = Token.objects.select_related("user").filter(key=key).first()
     return token.user if token and token.user.is_active else None
 
@@ -38,8 +38,6 @@ class CookieOriginGuard:
     """
 
     def __init__(self, application):
-        from channels.security.websocket import AllowedHostsOriginValidator
-
         self.application = application
         self.validated = AllowedHostsOriginValidator(application)
 

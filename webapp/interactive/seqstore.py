@@ -11,10 +11,16 @@ that was overtaken while it ran.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
+import redis
+import redis.asyncio as aredis
+from channels.db import database_sync_to_async
 from django.conf import settings
+
+from webapp.interactive.models import InteractiveSession
 
 KEY_PREFIX = "portrait_lab:session_seq:"
 KEY_TTL_SECONDS = 6 * 3600
@@ -54,8 +60,6 @@ class RedisSeqStore:
 
     def _client(self):
         if self._sync is None:
-            import redis
-
             self._sync = redis.Redis.from_url(self.url, socket_timeout=2)
         return self._sync
 
@@ -63,10 +67,6 @@ class RedisSeqStore:
         self._client().set(KEY_PREFIX + str(session_id), int(seq), ex=KEY_TTL_SECONDS)
 
     async def aset(self, session_id, seq: int) -> None:
-        import asyncio
-
-        import redis.asyncio as aredis
-
         loop = asyncio.get_running_loop()
         client = self._async.get(id(loop))
         if client is None:
@@ -82,18 +82,12 @@ class DatabaseSeqStore:
     kind = "database"
 
     def set(self, session_id, seq: int) -> None:
-        from webapp.interactive.models import InteractiveSession
-
         InteractiveSession.objects.filter(pk=session_id).update(last_seq=int(seq))
 
     async def aset(self, session_id, seq: int) -> None:
-        from channels.db import database_sync_to_async
-
         await database_sync_to_async(self.set)(session_id, seq)
 
     def get(self, session_id) -> int | None:
-        from webapp.interactive.models import InteractiveSession
-
         return InteractiveSession.objects.filter(pk=session_id).values_list("last_seq", flat=True).first()
 
 

@@ -1,22 +1,24 @@
-"""Demo content for a first run: a researcher account and sample portraits shipped with scikit-image."""
+"""What ``manage.py serve`` creates on a fresh DATA_DIR: the demo researcher account and sample
+portraits shipped with scikit-image."""
 
 from __future__ import annotations
 
 import io
 import secrets
 
+import numpy as np
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
+from skimage import data
 
 from webapp.accounts.models import Role, User
 from webapp.accounts.services import create_or_update_user
+from webapp.photos.models import Photo
+from webapp.photos.services import ingest_photo
 
 
 def _sample_photos() -> list[tuple[str, bytes]]:
-    import numpy as np
-    from PIL import Image
-    from skimage import data
-
     samples = []
     for name, loader in (("astronaut.png", data.astronaut), ("camera.png", data.camera)):
         array = np.asarray(loader())
@@ -28,9 +30,6 @@ def _sample_photos() -> list[tuple[str, bytes]]:
 
 def ensure_demo_content() -> list[str]:
     """Idempotent: creates the demo researcher and sample photos once; returns lines to print."""
-    from webapp.photos.models import Photo
-    from webapp.photos.services import ingest_photo
-
     lines = []
     password_file = settings.DATA_DIR / "demo_password"
     if not User.objects.filter(username="demo").exists():
