@@ -64,8 +64,9 @@ def method_specs(methods) -> list[dict]:
 def items_from_jobs(study: Study, *, owner, group, methods, subset: str | None = None) -> int:
     """Create one job per photo of ``group`` × method; returns how many jobs were created. Asking
     again creates jobs only where none ran yet or the last one failed (a retry); the rest is kept."""
-    from webapp.jobs.services import JobRefused, create_job
+    from webapp.jobs.services import create_job
     from webapp.photos.selectors import photos_visible_to
+    from webapp.refusal import Refusal
 
     _frozen(study)
     specs = method_specs(methods)
@@ -89,7 +90,7 @@ def items_from_jobs(study: Study, *, owner, group, methods, subset: str | None =
                 try:
                     job = create_job(owner=owner, engine=spec["engine"], inputs={"photo": photo.pk},
                                      params=spec["params"])
-                except JobRefused as exc:
+                except Refusal as exc:
                     raise StudyError(f"{spec['name']} on photo {photo.pk}: {exc}", exc.status) from None
                 if old is None:
                     JobItem.objects.create(study=study, photo=photo, method=spec["name"], job=job, subset=subset)

@@ -157,13 +157,14 @@ def test_cancel_a_queued_job_and_the_worker_skips_it(api, uploaded_photo):
 @pytest.mark.django_db(transaction=True)
 def test_engine_input_errors_fail_the_job_with_the_message(api, uploaded_photo, monkeypatch):
     import inference.engines as engines
+    from webapp import engine_pool
     from webapp.jobs import execution
 
     class Refusing:
         def run(self, inputs, params, progress=None):
             raise engines.EngineInputError("the photo shows nobody to retouch")
 
-    monkeypatch.setitem(execution._warm, "adjust", Refusing())
+    monkeypatch.setitem(engine_pool._warm, "adjust", Refusing())
     created = api.post("/api/jobs/", {"engine": "adjust", "inputs": {"photo": uploaded_photo.pk}},
                        format="json").json()
     assert execution.execute_job(created["id"], worker="w") == "failed"

@@ -103,6 +103,7 @@ def test_items_from_engine_jobs_over_a_photo_group(setup):
 
 def test_a_failed_job_is_reported_and_retried(setup, monkeypatch):
     from studies.models import Item
+    from webapp import engine_pool
     from webapp.jobs import execution
 
     c, sid, url = setup["client"], setup["id"], f"/api/studies/{setup['id']}/items/from-jobs/"
@@ -113,7 +114,7 @@ def test_a_failed_job_is_reported_and_retried(setup, monkeypatch):
         def run(self, inputs, params, progress=None):
             raise RuntimeError("out of film")
 
-    monkeypatch.setitem(execution._warm, "adjust", Broken())
+    monkeypatch.setitem(engine_pool._warm, "adjust", Broken())
     assert execution.execute_job(rows[0].job_id, worker="w") == "failed"
     monkeypatch.undo()
     _run(rows[1:])

@@ -26,16 +26,13 @@ from inference import imageio
 from inference.clicks import parse_clicks, scale_clicks
 from inference.metrics import residual_map
 from webapp import events
-from webapp.interactive.models import InteractiveSession
+from webapp.engine_pool import warm_engine
+from webapp.interactive.models import InteractiveSession, session_group
 from webapp.interactive.seqstore import get_store
+from webapp.interactive.worker_queue import worker_queue_name
 
 log = logging.getLogger("portrait_lab.interactive")
 CACHE_SIZE = int(os.environ.get("INTERACTIVE_CACHE_SIZE", 8))
-
-
-def worker_queue_name(hostname: str) -> str:
-    """The queue only this worker consumes: clicks of the sessions whose state it holds."""
-    return f"interactive.{hostname}"
 
 
 @dataclass
@@ -118,11 +115,9 @@ def _entry_for(session_id: str) -> CachedSession:
     return entry
 
 
-def _engine(name: str):
-    from webapp.jobs.execution import warm_engine
-
+def _engine(name: str) -> engines.InteractiveEngine:
     engine = warm_engine(name)
-    if not hasattr(engine, "prepare") or not hasattr(engine, "run_clicks"):
+    if not isinstance(engine, engines.InteractiveEngine):
         raise engines.EngineInputError(f"engine {name} has no interactive session API")
     return engine
 
@@ -133,8 +128,6 @@ def _superseded(session_id: str, seq: int) -> bool:
 
 
 def _publish(session_id: str, message: dict) -> None:
-    from webapp.interactive.models import session_group
-
     events.publish(session_group(session_id), message)
 
 

@@ -10,9 +10,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 import inference.engines as engines
 from inference import imageio
 from inference.compose import make_composite
+from inference.people import detect_faces, person_mask
 from webapp.photos.models import Mask, Photo
 from webapp.photos.selectors import load_mask
-from webapp.photos.services import UploadRefused, ingest_photo, save_mask_array
+from webapp.photos.services import ingest_photo, save_mask_array
+from webapp.refusal import Refusal
 
 
 def person_cutout(photo: Photo) -> tuple[np.ndarray, np.ndarray, str]:
@@ -25,12 +27,10 @@ def person_cutout(photo: Photo) -> tuple[np.ndarray, np.ndarray, str]:
     stored = photo.masks.filter(kind__in=[Mask.Kind.HUMAN, Mask.Kind.FOREGROUND]).order_by("-id").first()
     if stored is not None:
         return rgb, load_mask(stored), "mask"
-    from inference.people import detect_faces, person_mask
-
     faces = detect_faces(rgb)
     mask = person_mask(rgb, faces)
     if float(mask.max(initial=0.0)) <= 0.0:
-        raise UploadRefused("No person was found in that photo. Upload a PNG cut-out with a transparent "
+        raise Refusal("No person was found in that photo. Upload a PNG cut-out with a transparent "
                             "background, or attach a human mask to the photo first.")
     return rgb, mask, "grabcut"
 
@@ -43,7 +43,7 @@ def create_composite(*, person: Photo, background: Photo, x: float, y: float, sc
     try:
         comp, comp_mask = make_composite(rgb, mask, bg, x, y, scale)
     except engines.EngineInputError as exc:
-        raise UploadRefused(str(exc)) from exc
+        raise Refusal(str(exc)) from exc
     name = f"composite-{person.pk}-on-{background.pk}.png"
     photo = ingest_photo(upload=SimpleUploadedFile(name, imageio.encode_png(comp)), owner=owner)
     record = save_mask_array(photo=photo, mask=comp_mask, kind=Mask.Kind.FOREGROUND, created_by=owner)

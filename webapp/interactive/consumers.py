@@ -2,7 +2,8 @@
 
 Client → ``{"clicks": [{"x", "y", "positive"}], "params": {...}, "seq": n}`` (original pixels).
 Server → ``{"type": "result", "seq", "url", "residual_url", "server_ms"}`` for the newest seq only,
-or ``{"type": "error", "seq", "detail"}``.
+or ``{"type": "error", "seq", "detail"}``. Refusals to connect close with 4401 / 4403 / 4404
+(``webapp.websocket``).
 """
 
 from __future__ import annotations
@@ -12,102 +13,57 @@ import logging
 import time
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 import inference.engines as engines
-from webapp.accounts.permissions import user_has_role
 from webapp.interactive import services
-from webapp.interactive.models import InteractiveSession, session_group
+from webapp.interactive.models import session_group
 from webapp.interactive.seqstore import get_store
+from webapp.photos.inputs import validate_clicks
+from webapp.refusal import Refusal
+from webapp.websocket import RefusingConsumer, require_role
 
 log = logging.getLogger("portrait_lab.interactive")
-CLOSE_UNAUTHORISED = 4401
-CLOSE_FORBIDDEN = 4403
-CLOSE_NOT_FOUND = 4404
 ROUTE_CACHE_SECONDS = 2.0
+MAX_SESSION_CLICKS = 64
 # A click sent to a sticky queue that got no answer in this time is sent again to the shared
 # queue if the sticky worker has gone meanwhile (its queued messages died with it).
 REDISPATCH_AFTER_SECONDS = 6.0
 
 
-@database_sync_to_async
-def _load_session(session_id, user):
-    session = InteractiveSession.objects.select_related("photo").filter(pk=session_id).first()
-    if session is None:
-        return None, CLOSE_NOT_FOUND
-    if session.owner_id != user.pk and not user.is_superuser:
-        return None, CLOSE_FORBIDDEN
-    return session, None
-
-
-class SessionConsumer(AsyncJsonWebsocketConsumer):
-    async def connect(self):
+class SessionConsumer(RefusingConsumer):
+    async def open(self):
         user = self.scope.get("user")
-        if not getattr(user, "is_authenticated", False):
-            return await self._refuse(CLOSE_UNAUTHORISED)
-        if not user_has_role(user, "researcher", "expert"):
-            return await self._refuse(CLOSE_FORBIDDEN)
-        session, refusal = await _load_session(self.scope["url_route"]["kwargs"]["session_id"], user)
-        if session is None:
-            return await self._refuse(refusal)
+        require_role(user, "researcher", "expert")
+        session = await database_sync_to_async(services.session_for)(
+            self.scope["url_route"]["kwargs"]["session_id"], user)
         self.session_id = str(session.pk)
-        self.photo_size = (session.photo.width, session.photo.height)
+        self.photo = session.photo
         self.spec = engines.spec(session.engine)
         self.worker_queue = session.worker_queue
         self.route = (None, 0.0)  # (queue, checked at)
         self.latest_seq: int | None = None
         self.answered: set[int] = set()
         self.sent_at: dict[int, float] = {}
-        self.group = session_group(self.session_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept()
-
-    async def _refuse(self, code: int) -> None:
-        # accept first so the client sees the reason (4401/4403/4404), not a bare HTTP 403
-        await self.accept()
-        await self.close(code=code)
-
-    async def disconnect(self, code):
-        if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        await self.join(session_group(self.session_id))
 
     async def receive_json(self, content, **kwargs):
-        if isinstance(content, dict) and content.get("type") == "ping":
-            await self.send_json({"type": "pong"})
-            return
         seq = content.get("seq") if isinstance(content, dict) else None
         if isinstance(seq, bool) or not isinstance(seq, int):
-            await self.send_json({"type": "error", "seq": seq, "detail": "seq must be an integer"})
-            return
-        try:
-            clicks, params = self._validate(content)
-        except ValueError as exc:
-            await self.send_json({"type": "error", "seq": seq, "detail": str(exc)})
-            return
+            raise Refusal("seq must be an integer")
+        clicks, params = self._validate(content)
         self.latest_seq = seq
         await get_store().aset(self.session_id, seq)
         queue = await self._queue()
         await self._dispatch(seq, clicks, params, queue)
 
     def _validate(self, content) -> tuple[list, dict]:
-        from webapp.jobs.services import JobRefused
-        from webapp.jobs.validation import validate_clicks
-
-        params = content.get("params") or {}
         try:
-            params = engines.validate_params(self.spec, params)
+            params = engines.validate_params(self.spec, content.get("params") or {})
         except engines.EngineInputError as exc:
-            raise ValueError(str(exc)) from None
-
-        class _Size:
-            width, height = self.photo_size
-
-        try:
-            clicks = validate_clicks(content.get("clicks", []), _Size)
-        except JobRefused as exc:
-            raise ValueError(str(exc)) from None
-        if len(clicks) > 64:
-            raise ValueError("at most 64 clicks are accepted in an interactive session")
+            raise Refusal(str(exc)) from None
+        clicks = validate_clicks(content.get("clicks", []), self.photo)
+        if len(clicks) > MAX_SESSION_CLICKS:
+            raise Refusal(f"at most {MAX_SESSION_CLICKS} clicks are accepted in an interactive session")
         return clicks, params
 
     async def _queue(self) -> str:
@@ -130,7 +86,7 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
             services.dispatch_click(self.session_id, seq, clicks, params, queue)
         except Exception as exc:
             log.exception("session %s: could not send click %s", self.session_id, seq)
-            await self.send_json({"type": "error", "seq": seq, "detail": f"The job queue is unreachable: {exc}"})
+            await self.send_error(f"The job queue is unreachable: {exc}", seq=seq)
             return
         if queue != services.SHARED_QUEUE:
             asyncio.get_running_loop().call_later(
@@ -166,7 +122,7 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
         self._answered(seq)
         if seq != self.latest_seq:
             return
-        await self.send_json({"type": "error", "seq": seq, "detail": event.get("detail", "failed")})
+        await self.send_error(event.get("detail", "failed"), seq=seq)
 
     def _answered(self, seq) -> None:
         if len(self.answered) > 500:

@@ -9,21 +9,20 @@ from datetime import timedelta
 from django.utils import timezone
 
 import inference.engines as engines
+from webapp.celery import app as celery_app
 from webapp.interactive.models import InteractiveSession
+from webapp.interactive.worker_queue import worker_queue_name
 from webapp.jobs.models import WorkerStatus
+from webapp.photos.selectors import photos_visible_to
+from webapp.refusal import Forbidden, NotFound, Refusal
 
 log = logging.getLogger("portrait_lab.interactive")
 SHARED_QUEUE = "cpu"
+RUN_CLICK = "interactive.run_click"  # the task in webapp/interactive/tasks.py, sent by name
 # A worker whose heartbeat (every 5 s) is older than this is gone: its sessions fall back.
 WORKER_GONE_SECONDS = float(os.environ.get("INTERACTIVE_WORKER_GONE_SECONDS", 15.0))
 # Clicks that wait longer than this in a queue are dropped by the broker side (nobody waits).
 CLICK_EXPIRES_SECONDS = 60
-
-
-class SessionRefused(Exception):
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.status = status
 
 
 def interactive_engines() -> list[str]:
@@ -31,29 +30,31 @@ def interactive_engines() -> list[str]:
 
 
 def create_session(*, owner, photo_id, engine: str) -> InteractiveSession:
-    from webapp.photos.selectors import photos_visible_to
-
     if not isinstance(engine, str) or engine not in interactive_engines():
-        raise SessionRefused(f"engine must be one of the interactive engines: {', '.join(interactive_engines())}")
+        raise Refusal(f"engine must be one of the interactive engines: {', '.join(interactive_engines())}")
     if isinstance(photo_id, bool) or not isinstance(photo_id, int) or photo_id <= 0:
-        raise SessionRefused("photo must be a positive integer id")
+        raise Refusal("photo must be a positive integer id")
     photo = photos_visible_to(owner).filter(pk=photo_id).first()
     if photo is None:
-        raise SessionRefused(f"photo {photo_id} does not exist or is not visible to you", status=404)
+        raise NotFound(f"photo {photo_id} does not exist or is not visible to you")
     spec = engines.spec(engine)
     return InteractiveSession.objects.create(owner=owner, photo=photo, engine=spec.name,
                                              engine_version=spec.version)
 
 
-def queue_of(worker_name: str) -> str:
-    from webapp.interactive.click_worker import worker_queue_name
-
-    return worker_queue_name(worker_name)
+def session_for(session_id, user) -> InteractiveSession:
+    """The session ``user`` may drive: its owner's (or any, for a superuser)."""
+    session = InteractiveSession.objects.select_related("photo").filter(pk=session_id).first()
+    if session is None:
+        raise NotFound("No such session.")
+    if session.owner_id != user.pk and not user.is_superuser:
+        raise Forbidden("This session belongs to someone else.")
+    return session
 
 
 def worker_alive(worker_queue: str) -> bool:
     """Is the worker behind ``interactive.<hostname>`` still reporting?"""
-    prefix = queue_of("")
+    prefix = worker_queue_name("")
     if not worker_queue or not worker_queue.startswith(prefix):
         return False
     name = worker_queue[len(prefix):]
@@ -73,7 +74,5 @@ def forget_worker(session_id, worker_queue: str) -> None:
 
 
 def dispatch_click(session_id, seq: int, clicks: list, params: dict, queue: str) -> None:
-    from webapp.interactive.tasks import run_click
-
-    run_click.apply_async(args=[str(session_id), int(seq), clicks, params], queue=queue,
-                          expires=CLICK_EXPIRES_SECONDS)
+    celery_app.send_task(RUN_CLICK, args=[str(session_id), int(seq), clicks, params], queue=queue,
+                         expires=CLICK_EXPIRES_SECONDS)

@@ -1,12 +1,11 @@
 from celery import shared_task
 
+from webapp.interactive import worker_queue
 from webapp.interactive.click_worker import execute_click
 
 
 @shared_task(name="interactive.run_click", bind=True, acks_late=False, ignore_result=True)
 def run_click(self, session_id: str, seq: int, clicks: list, params: dict | None = None):
     """One click of an interactive session (latest wins; see webapp.interactive.click_worker)."""
-    from webapp.interactive import worker_queue
-
     worker = worker_queue.local_hostname or self.request.hostname or "worker"
     return execute_click(session_id, seq, clicks, params, worker=worker)

@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 from webapp.accounts.models import Role
 from webapp.accounts.permissions import HasRole, user_has_role
 from webapp.interactive import services
+from webapp.interactive.compositing import create_composite
 from webapp.interactive.models import InteractiveSession
 from webapp.interactive.serializers import (
     CompositeCreateSerializer,
@@ -17,6 +18,7 @@ from webapp.interactive.serializers import (
 )
 from webapp.photos.selectors import photos_visible_to
 from webapp.photos.serializers import PhotoSerializer
+from webapp.refusal import NotFound
 
 CanInteract = HasRole.of(Role.RESEARCHER, Role.EXPERT)
 PAGE_ROLES = ("researcher", "expert")
@@ -29,11 +31,8 @@ class SessionListView(APIView):
     def post(self, request):
         body = SessionCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
-            session = services.create_session(owner=request.user, photo_id=body.validated_data["photo"],
-                                              engine=body.validated_data["engine"])
-        except services.SessionRefused as exc:
-            return Response({"detail": str(exc)}, status=exc.status)
+        session = services.create_session(owner=request.user, photo_id=body.validated_data["photo"],
+                                          engine=body.validated_data["engine"])
         return Response(SessionSerializer(session).data, status=status.HTTP_201_CREATED)
 
 
@@ -55,9 +54,6 @@ class CompositeView(APIView):
         "Composite", {"photo": PhotoSerializer(), "mask": serializers.IntegerField(),
                       "mask_source": serializers.CharField()})})
     def post(self, request):
-        from webapp.interactive.compositing import create_composite
-        from webapp.photos.services import UploadRefused
-
         body = CompositeCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -65,12 +61,9 @@ class CompositeView(APIView):
         person = visible.filter(pk=data["person"]).first()
         background = visible.filter(pk=data["background"]).first()
         if person is None or background is None:
-            return Response({"detail": "person and background must be photos visible to you"}, status=404)
-        try:
-            photo, mask, source = create_composite(person=person, background=background, x=data["x"],
-                                                   y=data["y"], scale=data["scale"], owner=request.user)
-        except UploadRefused as exc:
-            return Response({"detail": str(exc)}, status=exc.status)
+            raise NotFound("person and background must be photos visible to you")
+        photo, mask, source = create_composite(person=person, background=background, x=data["x"],
+                                               y=data["y"], scale=data["scale"], owner=request.user)
         return Response({"photo": PhotoSerializer(photo).data, "mask": mask.pk, "mask_source": source},
                         status=status.HTTP_201_CREATED)
 

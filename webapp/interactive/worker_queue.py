@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from celery import signals
 
-from webapp.interactive.click_worker import worker_queue_name
-
 # The node name of the worker in this process (one per process: ``celery worker`` or the embedded
 # one). Task requests do not always carry it (the embedded threads pool reports the bare host).
 local_hostname: str | None = None
+
+
+def worker_queue_name(hostname: str) -> str:
+    """The queue only this worker consumes: clicks of the sessions whose state it holds."""
+    return f"interactive.{hostname}"
 
 
 def add_worker_queue(app, hostname: str) -> str:

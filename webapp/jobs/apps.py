@@ -7,4 +7,6 @@ class JobsConfig(AppConfig):
     verbose_name = "Jobs and workers"
 
     def ready(self):
-        from webapp.jobs import worker_signals  # noqa: F401  (connects Celery worker signals)
+        # Connects the Celery worker signals; imported here, not at the top, because it uses models,
+        # which exist only once the app registry is ready.
+        from webapp.jobs import worker_signals  # noqa: F401

@@ -1,11 +1,12 @@
 """Run one job inside a worker: fetch inputs, call the engine, store outputs, report progress.
 
-Engines are created once per worker process and kept warm (``warm_engine``).
+Engines are created once per worker process and kept warm (``webapp.engine_pool``).
 """
 
 from __future__ import annotations
 
 import io
+import json
 import logging
 import threading
 import time
@@ -18,29 +19,17 @@ from django.core.files.storage import default_storage
 
 import inference.engines as engines
 from inference import imageio
+from webapp.engine_pool import warm_engine
 from webapp.jobs import services
 from webapp.jobs.models import Job
 from webapp.photos.models import Mask, Photo
 from webapp.photos.selectors import load_mask, load_photo_rgb
 
 log = logging.getLogger("portrait_lab.jobs")
-_warm: dict[str, engines.Engine] = {}
-_warm_lock = threading.Lock()
 
 
 class JobCancelled(Exception):
     pass
-
-
-def warm_engine(name: str) -> engines.Engine:
-    with _warm_lock:
-        if name not in _warm:
-            _warm[name] = engines.create(name, weights_dir=str(settings.ENGINE_WEIGHTS_DIR))
-        return _warm[name]
-
-
-def loaded_engines() -> list[str]:
-    return sorted(_warm)
 
 
 def load_inputs(job: Job) -> dict:
@@ -77,8 +66,6 @@ def store_outputs(job: Job, result: dict) -> tuple[list[dict], dict]:
 
 
 def _jsonable(value):
-    import json
-
     return json.loads(json.dumps(value, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
 
 

@@ -16,28 +16,26 @@ from django.utils import timezone
 
 import inference.engines as engines
 from webapp import events
+from webapp.celery import app as celery_app
 from webapp.jobs.models import Job
+from webapp.jobs.serializers import job_event
 from webapp.jobs.validation import validate_job_inputs
+from webapp.refusal import Conflict, Refusal
 
 log = logging.getLogger("portrait_lab.jobs")
 Status = Job.Status
-
-
-class JobRefused(Exception):
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.status = status
+RUN_JOB = "jobs.run_job"  # the task in webapp/jobs/tasks.py, sent by name
 
 
 def create_job(*, owner, engine: str, inputs: dict, params: dict | None = None) -> Job:
     try:
         spec = engines.spec(engine)
     except KeyError:
-        raise JobRefused(f"Unknown engine {engine!r}. Known engines: {', '.join(engines.names())}.") from None
+        raise Refusal(f"Unknown engine {engine!r}. Known engines: {', '.join(engines.names())}.") from None
     try:
         clean_params = engines.validate_params(spec, params or {})
     except engines.EngineInputError as exc:
-        raise JobRefused(str(exc)) from exc
+        raise Refusal(str(exc)) from exc
     clean_inputs = validate_job_inputs(spec, inputs, owner)
     with transaction.atomic():
         job = Job.objects.create(owner=owner, engine=spec.name, engine_version=spec.version,
@@ -47,9 +45,7 @@ def create_job(*, owner, engine: str, inputs: dict, params: dict | None = None) 
 
 
 def enqueue(job: Job) -> None:
-    from webapp.jobs.tasks import run_job
-
-    run_job.apply_async(args=[job.pk], queue=job.queue)
+    celery_app.send_task(RUN_JOB, args=[job.pk], queue=job.queue)
 
 
 def claim_job(job_id: int, *, worker: str, redelivered: bool = False) -> Job | None:
@@ -133,13 +129,13 @@ def _finish(job: Job, status: str, *, error: str = "") -> None:
 
 def cancel_job(job: Job) -> Job:
     if job.finished:
-        raise JobRefused(f"The job has already {job.status}.", status=409)
+        raise Conflict(f"The job has already {job.status}.")
     with transaction.atomic():
         updated = Job.objects.filter(pk=job.pk, status__in=[Status.QUEUED, Status.RUNNING]).update(
             status=Status.CANCELLED, finished_at=timezone.now(), error="Cancelled by the user.")
     job.refresh_from_db()
     if not updated:
-        raise JobRefused(f"The job has already {job.status}.", status=409)
+        raise Conflict(f"The job has already {job.status}.")
     notify(job)
     return job
 
@@ -182,6 +178,4 @@ def requeue_after_restart() -> int:
 
 
 def notify(job: Job) -> None:
-    from webapp.jobs.serializers import job_event
-
     events.publish(events.user_group(job.owner_id), job_event(job))

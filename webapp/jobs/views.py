@@ -39,10 +39,7 @@ class JobListView(APIView):
     def post(self, request):
         body = JobCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
-            job = services.create_job(owner=request.user, **body.validated_data)
-        except services.JobRefused as exc:
-            return Response({"detail": str(exc)}, status=exc.status)
+        job = services.create_job(owner=request.user, **body.validated_data)
         return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
 
 
@@ -60,11 +57,7 @@ class JobCancelView(APIView):
     @extend_schema(request=None, responses=JobSerializer)
     def post(self, request, pk: int):
         job = get_object_or_404(jobs_of(request.user), pk=pk)
-        try:
-            job = services.cancel_job(job)
-        except services.JobRefused as exc:
-            return Response({"detail": str(exc)}, status=exc.status)
-        return Response(JobSerializer(job).data)
+        return Response(JobSerializer(services.cancel_job(job)).data)
 
 
 class EngineListView(APIView):

@@ -9,13 +9,18 @@ from celery import signals
 from django.db import close_old_connections
 from django.utils import timezone
 
+import inference.engines as engines
+from webapp.engine_pool import loaded_engines
+from webapp.jobs.models import WorkerStatus
+from webapp.jobs.services import reap_stale_jobs
+
 log = logging.getLogger("portrait_lab.workers")
 HEARTBEAT_SECONDS = 5.0
 
 
 def detect_device() -> str:
     try:
-        import torch
+        import torch  # deferred: torch takes seconds to load and only this check needs it here
 
         if torch.cuda.is_available():
             return f"cuda:{torch.cuda.current_device()}"
@@ -25,15 +30,10 @@ def detect_device() -> str:
 
 
 def engines_for(queues: list[str]) -> list[str]:
-    import inference.engines as engines
-
     return [name for name in engines.names() if engines.spec(name).queue in queues]
 
 
 def report_worker(name: str, queues: list[str], device: str) -> None:
-    from webapp.jobs.execution import loaded_engines
-    from webapp.jobs.models import WorkerStatus
-
     WorkerStatus.objects.update_or_create(name=name, defaults={
         "device": device, "queues": sorted(queues), "engines": engines_for(queues),
         "loaded": loaded_engines(), "last_seen": timezone.now()})
@@ -44,8 +44,6 @@ def start_worker_heartbeat(name: str, queues) -> threading.Event:
 
     ``queues`` is a list or a callable returning one (queues can be added after start-up).
     """
-    from webapp.jobs.services import reap_stale_jobs
-
     stop = threading.Event()
     device = detect_device()
 
@@ -76,8 +74,6 @@ def _on_worker_setup(sender=None, instance=None, **kwargs):
 
 @signals.worker_shutdown.connect
 def _on_worker_shutdown(sender, **kwargs):
-    from webapp.jobs.models import WorkerStatus
-
     try:
         WorkerStatus.objects.filter(name=sender.hostname).delete()
     except Exception:

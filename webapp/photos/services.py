@@ -12,15 +12,7 @@ from django.db import transaction
 
 from inference import imageio
 from webapp.photos.models import Mask, Photo, PhotoGroup
-
-
-class UploadRefused(Exception):
-    """A user-facing refusal; ``status`` is the HTTP code the API answers with."""
-
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.status = status
-
+from webapp.refusal import Refusal, TooLarge
 
 _EXTENSIONS = {"jpeg": "jpg", "png": "png", "tiff": "tif"}
 
@@ -29,10 +21,10 @@ def _read_limited(upload) -> bytes:
     size = getattr(upload, "size", None)
     limit = settings.UPLOAD_MAX_BYTES
     if size is not None and size > limit:
-        raise UploadRefused(f"The file is {size / 2**20:.1f} MB; the limit is {limit / 2**20:.0f} MB.", 413)
+        raise TooLarge(f"The file is {size / 2**20:.1f} MB; the limit is {limit / 2**20:.0f} MB.")
     data = upload.read(limit + 1)
     if len(data) > limit:
-        raise UploadRefused(f"The file is larger than the {limit / 2**20:.0f} MB limit.", 413)
+        raise TooLarge(f"The file is larger than the {limit / 2**20:.0f} MB limit.")
     return data
 
 
@@ -44,7 +36,7 @@ def ingest_photo(*, upload, owner, group: PhotoGroup | None = None) -> Photo:
                                  max_pixels=settings.UPLOAD_MAX_PIXELS)
     except imageio.ImageRejected as exc:
         too_big = "limit" in str(exc).lower()
-        raise UploadRefused(str(exc), 413 if too_big else 400) from exc
+        raise (TooLarge if too_big else Refusal)(str(exc)) from exc
 
     stem = uuid.uuid4().hex
     working = imageio.make_proxy(decoded.rgb, imageio.WORKING_SHORT_SIDE)
@@ -81,14 +73,14 @@ def ingest_photo(*, upload, owner, group: PhotoGroup | None = None) -> Photo:
 def attach_mask(*, photo: Photo, upload, kind: str, created_by) -> Mask:
     """Store a mask image for ``photo``; it must have the photo's size (or its working size)."""
     if kind not in Mask.Kind.values:
-        raise UploadRefused(f"kind must be one of {', '.join(Mask.Kind.values)}")
+        raise Refusal(f"kind must be one of {', '.join(Mask.Kind.values)}")
     data = _read_limited(upload)
     try:
         decoded = imageio.decode(data, max_pixels=settings.UPLOAD_MAX_PIXELS)
     except imageio.ImageRejected as exc:
-        raise UploadRefused(str(exc)) from exc
+        raise Refusal(str(exc)) from exc
     if (decoded.width, decoded.height) != (photo.width, photo.height):
-        raise UploadRefused(
+        raise Refusal(
             f"The mask is {decoded.width} × {decoded.height} pixels but the photo is "
             f"{photo.width} × {photo.height}.")
     mask = decoded.rgb.mean(axis=2)
@@ -99,7 +91,7 @@ def attach_mask(*, photo: Photo, upload, kind: str, created_by) -> Mask:
 
 def save_mask_array(*, photo: Photo, mask: np.ndarray, kind: str, created_by) -> Mask:
     if float(mask.max(initial=0.0)) <= 0.0:
-        raise UploadRefused("The mask is empty: no pixel is marked.")
+        raise Refusal("The mask is empty: no pixel is marked.")
     grey = np.repeat(np.clip(mask, 0, 1)[..., None], 3, axis=2).astype(np.float32)
     record = Mask(photo=photo, kind=kind, created_by=created_by)
     record.file.save(f"{uuid.uuid4().hex}.png", ContentFile(imageio.encode_png(grey)), save=False)

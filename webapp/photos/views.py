@@ -10,6 +10,7 @@ from webapp.pagination import paginate
 from webapp.photos import selectors, services
 from webapp.photos.models import PhotoGroup
 from webapp.photos.serializers import MaskSerializer, PhotoGroupSerializer, PhotoSerializer
+from webapp.refusal import Refusal
 
 UploadForm = inline_serializer("PhotoUpload", {"file": serializers.FileField(),
                                                "group": serializers.IntegerField(required=False)})
@@ -35,17 +36,13 @@ class PhotoListView(APIView):
     def post(self, request):
         upload = request.FILES.get("file")
         if upload is None:
-            return Response({"detail": "Send the image in a multipart field named 'file'."},
-                            status=status.HTTP_400_BAD_REQUEST)
+            raise Refusal("Send the image in a multipart field named 'file'.")
         group = None
         if request.data.get("group"):
             group = PhotoGroup.objects.filter(pk=request.data.get("group")).first()
             if group is None:
-                return Response({"detail": "No such photo group."}, status=status.HTTP_400_BAD_REQUEST)
-        try:
-            photo = services.ingest_photo(upload=upload, owner=request.user, group=group)
-        except services.UploadRefused as exc:
-            return Response({"detail": str(exc)}, status=exc.status)
+                raise Refusal("No such photo group.")
+        photo = services.ingest_photo(upload=upload, owner=request.user, group=group)
         return Response(PhotoSerializer(photo).data, status=status.HTTP_201_CREATED)
 
 
@@ -78,13 +75,9 @@ class PhotoMaskView(APIView):
         photo = get_object_or_404(selectors.photos_visible_to(request.user), pk=pk)
         upload = request.FILES.get("file")
         if upload is None:
-            return Response({"detail": "Send the mask image in a multipart field named 'file'."},
-                            status=status.HTTP_400_BAD_REQUEST)
-        try:
-            mask = services.attach_mask(photo=photo, upload=upload,
-                                        kind=request.data.get("kind", "human"), created_by=request.user)
-        except services.UploadRefused as exc:
-            return Response({"detail": str(exc)}, status=exc.status)
+            raise Refusal("Send the mask image in a multipart field named 'file'.")
+        mask = services.attach_mask(photo=photo, upload=upload, kind=request.data.get("kind", "human"),
+                                    created_by=request.user)
         return Response(MaskSerializer(mask).data, status=status.HTTP_201_CREATED)
 
 
@@ -101,6 +94,6 @@ class PhotoGroupListView(APIView):
     def post(self, request):
         name = str(request.data.get("name", "")).strip()
         if not name:
-            return Response({"detail": "A group needs a name."}, status=status.HTTP_400_BAD_REQUEST)
+            raise Refusal("A group needs a name.")
         group = services.create_group(name=name, created_by=request.user)
         return Response(PhotoGroupSerializer(group).data, status=status.HTTP_201_CREATED)
