@@ -19,6 +19,7 @@ from webapp import events
 from webapp.celery import app as celery_app
 from webapp.jobs.models import Job
 from webapp.jobs.serializers import job_event
+from webapp.jobs.signals import job_finished
 from webapp.jobs.validation import validate_job_inputs
 from webapp.refusal import Conflict, Refusal
 
@@ -116,6 +117,7 @@ def finish_job(job: Job, status: str, *, outputs=None, info=None, error: str = "
     if updated:
         job.refresh_from_db()
         notify(job)
+        _announce_finished(job)
     return bool(updated)
 
 
@@ -125,6 +127,19 @@ def _finish(job: Job, status: str, *, error: str = "") -> None:
     job.finished_at = timezone.now()
     job.save(update_fields=["status", "error", "finished_at"])
     transaction.on_commit(lambda: notify(job))
+    _announce_finished(job)
+
+
+def _announce_finished(job: Job) -> None:
+    """Send ``job_finished`` (webapp/jobs/signals.py) once the write that finished ``job`` commits."""
+    transaction.on_commit(lambda: _send_finished(job))
+
+
+def _send_finished(job: Job) -> None:
+    for receiver, result in job_finished.send_robust(sender=Job, job=job):
+        if isinstance(result, Exception):
+            log.error("job %s: job_finished receiver %s failed", job.pk, getattr(receiver, "__qualname__", receiver),
+                      exc_info=result)
 
 
 def cancel_job(job: Job) -> Job:
@@ -137,6 +152,7 @@ def cancel_job(job: Job) -> Job:
     if not updated:
         raise Conflict(f"The job has already {job.status}.")
     notify(job)
+    _announce_finished(job)
     return job
 
 
@@ -162,6 +178,8 @@ def recover_job(job: Job, *, requeue: bool = True) -> int:
         notify(job)
         if job.status == Status.QUEUED and requeue:
             enqueue(job)
+        elif job.finished:
+            _announce_finished(job)
     return updated
 
 
