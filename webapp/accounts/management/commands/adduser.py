@@ -5,12 +5,13 @@ from webapp.accounts.services import create_or_update_user
 
 
 class Command(BaseCommand):
-    help = "Create (or update) a user with a role, non-interactively."
+    help = "Create (or update) a user with a role, non-interactively. An existing user gets the new role and password."
 
     def add_arguments(self, parser):
-        parser.add_argument("username")
-        parser.add_argument("--role", required=True, choices=Role.values)
-        parser.add_argument("--password", required=True)
+        parser.add_argument("username", help="the sign-in name (required)")
+        parser.add_argument("--role", required=True, choices=Role.values,
+                            help="what the user may do: %(choices)s (required; no default)")
+        parser.add_argument("--password", required=True, help="the user's password (required; no default)")
 
     def handle(self, username, role, password, **options):
         if not username.strip():
