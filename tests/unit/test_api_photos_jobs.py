@@ -172,6 +172,33 @@ def test_engine_input_errors_fail_the_job_with_the_message(api, uploaded_photo, 
 
 
 @pytest.mark.django_db(transaction=True)
+def test_job_finished_is_sent_once_a_job_has_finished(api, uploaded_photo):
+    from webapp.jobs.execution import execute_job
+    from webapp.jobs.signals import job_finished
+
+    heard = []
+
+    def broken(sender, job, **kwargs):
+        raise RuntimeError("a receiver's bug")
+
+    def listener(sender, job, **kwargs):
+        heard.append((job.pk, job.status))
+
+    job_finished.connect(broken, weak=False)  # runs first; must stop neither the job nor the listener
+    job_finished.connect(listener, weak=False)
+    try:
+        body = {"engine": "adjust", "inputs": {"photo": uploaded_photo.pk}}
+        done, cancelled = (api.post("/api/jobs/", body, format="json").json() for _ in range(2))
+        assert heard == []
+        assert execute_job(done["id"], worker="w") == "succeeded"
+        assert api.post(f"/api/jobs/{cancelled['id']}/cancel/").status_code == 200
+    finally:
+        job_finished.disconnect(broken)
+        job_finished.disconnect(listener)
+    assert heard == [(done["id"], "succeeded"), (cancelled["id"], "cancelled")]
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_stale_running_job_is_retried_once_then_failed(uploaded_photo, settings):
     from datetime import timedelta
 

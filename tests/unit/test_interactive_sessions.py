@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import json
 from datetime import timedelta
 
 import numpy as np
@@ -158,7 +160,8 @@ def test_session_create_by_role(make_user, client_for, portrait, role, expected)
 def test_session_create_anonymous_refused(client_for, portrait):
     response = client_for(None).post("/api/sessions/", {"photo": portrait.pk, "engine": "retouch.interactive"},
                                      format="json")
-    assert response.status_code in (401, 403)
+    assert response.status_code == 401  # the API's first authenticator (Token) names the scheme
+    assert response["WWW-Authenticate"] == "Token"
 
 
 def test_session_refuses_non_interactive_engine_and_unknown_photo(client_for, researcher, portrait):
@@ -174,6 +177,68 @@ def test_session_detail_only_for_owner(make_user, client_for, researcher, portra
                                       format="json").json()["id"]
     assert client_for(researcher).get(f"/api/sessions/{sid}/").status_code == 200
     assert client_for(make_user("researcher")).get(f"/api/sessions/{sid}/").status_code == 404
+
+
+# ---------------------------------------------------------------- WebSocket (in process)
+
+def _talk(path: str, user, frames: tuple[str, ...] = ()) -> tuple[int | None, list[dict]]:
+    """Open ``path`` as ``user`` (None: anonymous), send ``frames``; → (close code or None, replies).
+
+    Drives the routed consumers through ASGI messages (asgiref's communicator: channels.testing
+    needs daphne); authentication is left out, the user goes straight into the scope."""
+    from asgiref.testing import ApplicationCommunicator
+    from channels.routing import URLRouter
+    from django.contrib.auth.models import AnonymousUser
+
+    from webapp.routing import websocket_urlpatterns
+
+    scope = {"type": "websocket", "path": path, "query_string": b"", "headers": [], "subprotocols": [],
+             "user": user or AnonymousUser()}
+
+    async def talk():
+        socket = ApplicationCommunicator(URLRouter(websocket_urlpatterns), scope)
+        await socket.send_input({"type": "websocket.connect"})
+        # refusals too are accepted first, so the client can read the close code
+        assert (await socket.receive_output(10))["type"] == "websocket.accept"
+        replies = []
+        for frame in frames:
+            await socket.send_input({"type": "websocket.receive", "text": frame})
+            replies.append(json.loads((await socket.receive_output(10))["text"]))
+        closed = None
+        if not frames:
+            output = await socket.receive_output(10)
+            closed = output.get("code") if output["type"] == "websocket.close" else None
+        await socket.send_input({"type": "websocket.disconnect", "code": 1000})
+        await socket.wait(10)
+        return closed, replies
+
+    return asyncio.run(talk())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sockets_refuse_with_the_documented_close_codes(make_user, researcher, portrait):
+    path = f"/ws/sessions/{make_session(researcher, portrait).pk}/"
+    assert _talk(path, None)[0] == 4401
+    assert _talk(path, make_user("reviewer"))[0] == 4403
+    assert _talk(path, make_user("expert"))[0] == 4403  # not the owner
+    assert _talk("/ws/sessions/00000000-0000-0000-0000-000000000000/", researcher)[0] == 4404
+    assert _talk("/ws/jobs/", None)[0] == 4401
+    assert _talk("/ws/jobs/", make_user("reviewer"))[0] == 4403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_session_socket_answers_bad_frames_with_error_frames(researcher, portrait):
+    path = f"/ws/sessions/{make_session(researcher, portrait).pk}/"
+    frames = ("not json", json.dumps({"clicks": [], "seq": "7"}),
+              json.dumps({"clicks": [{"x": 99999, "y": 1, "positive": True}], "seq": 4}),
+              json.dumps({"clicks": [], "params": {"strength": 9}, "seq": 5}), json.dumps({"type": "ping"}))
+    closed, replies = _talk(path, researcher, frames)
+    assert replies[:2] == [{"type": "error", "detail": "That frame is not valid JSON."},
+                           {"type": "error", "detail": "seq must be an integer", "seq": "7"}]
+    assert replies[2] == {"type": "error", "seq": 4, "detail": f"clicks[0] at (99999, 1) lies outside the "
+                                                             f"{portrait.width} × {portrait.height} image"}
+    assert replies[3]["type"] == "error" and replies[3]["seq"] == 5 and "strength" in replies[3]["detail"]
+    assert replies[4] == {"type": "pong"}
 
 
 # ---------------------------------------------------------------- pages
