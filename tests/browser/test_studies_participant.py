@@ -22,9 +22,19 @@ def demo(embedded_platform):
     return int(sid), public_id
 
 
+READY = "#trial[data-ready]"
+MIN_VIEW_MS = 400  # study-participate.js's default minimum viewing time (the demo study sets none)
+
+
+def answers_counted(page) -> int:
+    return int(page.text_content("#progress-text").split("/")[0])
+
+
 def test_participant_session_with_keyboard(embedded_platform, demo, page):
     sid, public_id = demo
     base = embedded_platform.base
+    sent: list[dict] = []
+    page.on("request", lambda r: "/response/" in r.url and sent.append(r.post_data_json))
     page.goto(f"{base}/s/{public_id}/?PROLIFIC_PID=pp1&STUDY_ID=st&SESSION_ID=se")
     page.wait_for_selector("#consent")
     page.check("#consent-box")
@@ -32,27 +42,52 @@ def test_participant_session_with_keyboard(embedded_platform, demo, page):
     page.wait_for_selector("#screen-check")
     page.click("#screen-continue")
     page.wait_for_selector("#instructions")
+
+    # Hold the first trial's images back: a key pressed before they are shown must be ignored.
+    held: list | None = []
+
+    def hold(route):
+        if held is None:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route("**/api/participate/img/**", hold)
     page.click("#start")
     page.wait_for_selector("#trial")
+    first = page.get_attribute("#trial", "data-trial")
+    page.keyboard.press("ArrowLeft")
+    page.click("#choose-right", force=True)  # a click on the disabled button is ignored as well
+    assert page.is_disabled("#choose-left") and page.is_disabled("#choose-right")
+    assert page.get_attribute("#trial", "data-ready") is None
+    for route in held:
+        route.continue_()
+    held = None
+    page.wait_for_selector(READY)
+    assert page.get_attribute("#trial", "data-trial") == first
+    assert answers_counted(page) == 0 and sent == []
+
     html = page.content()
     for name in ("HDRNet", "CSRNet", "3D LUT", "Ours"):
         assert name not in html
     answered = 0
     for _ in range(12):  # practice (2), then a few real trials; reload once midway to resume
-        if page.query_selector("#practice-done"):
-            page.click("#begin")
-            page.wait_for_selector("#trial")
         trial = page.get_attribute("#trial", "data-trial")
         page.keyboard.press("ArrowLeft" if answered % 2 else "ArrowRight")
         page.keyboard.press("ArrowLeft")  # a second key press must not answer twice
-        page.wait_for_function("(t) => !document.querySelector('#trial') || document.querySelector('#trial')"
-                               ".dataset.trial !== t", arg=trial)
+        page.wait_for_function("(t) => document.querySelector('#practice-done') || "
+                               "(document.querySelector('#trial[data-ready]')?.dataset.trial ?? t) !== t", arg=trial)
+        if page.query_selector("#practice-done"):
+            page.click("#begin")
+            page.wait_for_selector(READY)
         answered += 1
+        assert answers_counted(page) == answered
         if answered == 5:
             page.reload()
-            page.wait_for_selector("#trial")
-    text = page.text_content("#progress-text")
-    assert text.startswith(f"{answered} /")
+            page.wait_for_selector(READY)
+            assert answers_counted(page) == answered
+    assert len({body["idempotency_key"] for body in sent}) == answered
+    assert all(body["elapsed_ms"] >= MIN_VIEW_MS for body in sent), [body["elapsed_ms"] for body in sent]
     assert not page.js_errors
 
 

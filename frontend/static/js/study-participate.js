@@ -1,16 +1,21 @@
 // Participant flow: consent → screen check → instructions → practice → trials → completion.
 // Exactly-once answers: one idempotency key per trial (kept in localStorage), a lock against double
 // clicks, and retries with backoff; a reload resumes at the first unanswered trial.
+// An answer counts only once the trial has been seen: every image decoded and painted, then a minimum
+// viewing time. Until then the answer buttons are disabled and keys are ignored; #trial gets
+// data-ready when answers are accepted.
 
 const app = document.getElementById("app");
 const publicId = app.dataset.study;
 const store = `plab.study.${publicId}`;
 const PLATFORM_PARAMS = ["PROLIFIC_PID", "STUDY_ID", "SESSION_ID", "assignmentId", "workerId", "hitId", "turkSubmitTo"];
+const MIN_VIEW_MS = 400;  // used when neither the trial nor the study says how long a trial must be seen
 
 let info = null;
 let token = localStorage.getItem(`${store}.token`);
 let current = null;    // the trial on screen
 let shownAt = 0;       // when its images were all visible
+let ready = false;     // its images were shown for the minimum viewing time: answers are accepted
 let busy = false;      // an answer is in flight
 let rankOrder = [];
 let sawRegular = false;
@@ -181,13 +186,43 @@ function progress(p) {
   document.getElementById("progress-text").textContent = `${p.done} / ${p.total}`;
 }
 
-function whenLoaded(imgs) {
-  return Promise.all(imgs.map((img) => img.decode().catch(() => null)));
+const nextFrame = () => new Promise((r) => requestAnimationFrame(() => r()));
+
+// Resolves true once every image is decoded and painted, false if one could not be loaded.
+async function whenShown(imgs) {
+  const ok = await Promise.all(imgs.map((img) => img.decode().then(() => true, () => img.naturalWidth > 0)));
+  await nextFrame();
+  return ok.every(Boolean);
+}
+
+function minViewMs(trial) {
+  return trial.min_view_ms ?? info?.min_view_ms ?? MIN_VIEW_MS;
+}
+
+// The one gate for clicks and keys.
+const accepting = () => Boolean(current) && ready && !busy;
+
+function setReady(on) {
+  ready = on;
+  const box = document.getElementById("trial");
+  if (!box) return;
+  box.toggleAttribute("data-ready", on);
+  box.querySelectorAll("[data-answer]").forEach((b) => { b.disabled = !on; });
+}
+
+async function armTrial(trial, imgs) {
+  const shown = await whenShown(imgs);
+  if (current !== trial) return;
+  if (!shown) { setStatus("An image did not load. Reload the page to try again."); return; }
+  shownAt = performance.now();
+  setTimeout(() => { if (current === trial) setReady(true); }, minViewMs(trial));
 }
 
 function renderTrial(trial) {
   current = trial;
   busy = false;
+  ready = false;
+  shownAt = 0;
   progress(trial.progress);
   const input = h("img", { class: "p-input", src: trial.input_url, alt: "Original photograph", draggable: "false" });
   let stage;
@@ -197,7 +232,8 @@ function renderTrial(trial) {
     const cards = trial.candidates.map((url, i) => {
       const img = h("img", { src: url, alt: `Result ${i + 1}`, draggable: "false" });
       imgs.push(img);
-      return h("button", { class: "p-cand", "data-index": i, onclick: () => toggleRank(i) }, img, h("span", { class: "p-rank" }));
+      return h("button", { class: "p-cand", "data-index": i, "data-answer": true, disabled: true, onclick: () => toggleRank(i) },
+        img, h("span", { class: "p-rank" }));
     });
     stage = h("div", { class: "p-rank-stage" },
       h("div", { class: "p-cands", id: "candidates" }, ...cards),
@@ -210,13 +246,14 @@ function renderTrial(trial) {
     const right = h("img", { src: trial.right_url, alt: "Right result", draggable: "false" });
     imgs = [input, left, right];
     stage = h("div", { class: "p-pair" },
-      h("button", { class: "p-choice", id: "choose-left", onclick: () => answer("left") }, left,
+      h("button", { class: "p-choice", id: "choose-left", "data-answer": true, disabled: true, onclick: () => answer("left") }, left,
         h("span", { class: "p-choice-label" }, h("kbd", { text: "←" }), " Left is better")),
-      h("button", { class: "p-choice", id: "choose-right", onclick: () => answer("right") }, right,
+      h("button", { class: "p-choice", id: "choose-right", "data-answer": true, disabled: true, onclick: () => answer("right") }, right,
         h("span", { class: "p-choice-label" }, "Right is better ", h("kbd", { text: "→" }))));
   }
   const tie = trial.kind !== "ranking" && trial.allow_tie
-    ? h("button", { class: "button ghost", id: "choose-tie", onclick: () => answer("tie") }, "No preference ", h("kbd", { text: "space" }))
+    ? h("button", { class: "button ghost", id: "choose-tie", "data-answer": true, disabled: true, onclick: () => answer("tie") },
+      "No preference ", h("kbd", { text: "space" }))
     : null;
   show(h("section", { class: `p-trial ${trial.practice ? "practice" : ""}`, id: "trial", "data-trial": trial.trial_id },
     h("div", { class: "p-trial-head" },
@@ -224,13 +261,12 @@ function renderTrial(trial) {
       h("div", { class: "p-input-wrap" }, input, h("span", { class: "muted small", text: "Original" }))),
     stage,
     h("div", { class: "p-trial-foot" }, tie, h("span", { class: "muted small", id: "net-status" }))));
-  shownAt = 0;
-  whenLoaded(imgs).then(() => { if (current === trial) shownAt = performance.now(); });
+  armTrial(trial, imgs);
   preload(trial.upcoming);
 }
 
 function toggleRank(i) {
-  if (busy) return;
+  if (!accepting()) return;
   const at = rankOrder.indexOf(i);
   if (at >= 0) rankOrder.splice(at, 1); else rankOrder.push(i);
   drawRanks();
@@ -276,13 +312,14 @@ function keyFor(trialId) {
 }
 
 async function answer(choice, order) {
-  if (busy || !current) return;
+  if (!accepting()) return;
   busy = true;
   const trial = current;
+  setReady(false);
   document.getElementById("trial")?.classList.add("sending");
   const picked = choice && document.getElementById(`choose-${choice}`);
   picked?.classList.add("picked");
-  const elapsed = shownAt ? Math.round(performance.now() - shownAt) : 0;
+  const elapsed = Math.round(performance.now() - shownAt);
   const body = { idempotency_key: keyFor(trial.trial_id), elapsed_ms: elapsed };
   if (order) body.order = order; else body.choice = choice;
   const { status, data } = await reliably(`/api/participate/trials/${trial.trial_id}/response/`, { method: "POST", body });
@@ -292,21 +329,30 @@ async function answer(choice, order) {
   }
   toast(data?.detail || "That answer was not accepted.", "error");
   busy = false;
+  setReady(true);
   document.getElementById("trial")?.classList.remove("sending");
   picked?.classList.remove("picked");
 }
 
-addEventListener("keydown", (e) => {
-  if (!current || busy || !document.getElementById("trial")) return;
+// The action a key stands for on the current trial, or null.
+function keyAction(e) {
   if (current.kind === "ranking") {
     const n = Number(e.key);
-    if (n >= 1 && n <= current.candidates.length) { toggleRank(n - 1); e.preventDefault(); }
-    if (e.key === "Enter") { submitRank(); e.preventDefault(); }
-    return;
+    if (n >= 1 && n <= current.candidates.length) return () => toggleRank(n - 1);
+    return e.key === "Enter" ? submitRank : null;
   }
-  if (e.key === "ArrowLeft") { answer("left"); e.preventDefault(); }
-  else if (e.key === "ArrowRight") { answer("right"); e.preventDefault(); }
-  else if ((e.key === " " || e.code === "Space") && current.allow_tie) { answer("tie"); e.preventDefault(); }
+  if (e.key === "ArrowLeft") return () => answer("left");
+  if (e.key === "ArrowRight") return () => answer("right");
+  if ((e.key === " " || e.code === "Space") && current.allow_tie) return () => answer("tie");
+  return null;
+}
+
+addEventListener("keydown", (e) => {
+  if (!current || !document.getElementById("trial")) return;
+  const action = keyAction(e);
+  if (!action) return;
+  e.preventDefault();  // even while answers are not accepted: space must not scroll the page away
+  if (accepting()) action();
 });
 
 function completion(done) {
