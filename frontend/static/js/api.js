@@ -39,23 +39,45 @@ export function upload(path, formData, onProgress) {
   });
 }
 
-// A WebSocket that reconnects with backoff; onMessage gets parsed JSON.
-export function socket(path, onMessage, { onOpen } = {}) {
-  let ws; let delay = 500; let closed = false;
+// A server refuses a socket by accepting it and closing with 4000 + an HTTP status (docs/api.md):
+// 4401 not signed in, 4403 forbidden, 4404 not found, 4409 conflict… Retrying cannot change that.
+export const isRefusal = (code) => code >= 4400 && code <= 4499;
+
+const REFUSALS = {
+  4401: "Sign in again to receive live updates.",
+  4403: "You are not allowed to receive these live updates.",
+  4404: "There is nothing here to receive live updates for.",
+};
+
+// A WebSocket that reconnects with backoff; onMessage gets parsed JSON. A refusal (4400–4499) ends it:
+// no reconnect, handle.refused becomes {code, reason}, and onRefused(code, reason) is called (without
+// an onRefused the refusal is shown as a toast).
+export function socket(path, onMessage, { onOpen, onRefused } = {}) {
+  let ws; let delay = 500; let closed = false; let retry = null; let refused = null;
   const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}`;
   const open = () => {
+    retry = null;
+    if (closed) return;
     ws = new WebSocket(url);
     ws.onopen = () => { delay = 500; onOpen?.(handle); };
     ws.onmessage = (e) => onMessage(JSON.parse(e.data));
     ws.onclose = (e) => {
-      if (closed || e.code === 4401 || e.code === 4403) return;
-      setTimeout(open, delay); delay = Math.min(delay * 2, 8000);
+      if (closed) return;
+      if (isRefusal(e.code)) {
+        closed = true;
+        refused = { code: e.code, reason: e.reason };
+        if (onRefused) onRefused(e.code, e.reason);
+        else toast(e.reason || REFUSALS[e.code] || `Live updates were refused (${e.code}).`, "error");
+        return;
+      }
+      retry = setTimeout(open, delay); delay = Math.min(delay * 2, 8000);
     };
   };
   const handle = {
     send: (msg) => ws?.readyState === WebSocket.OPEN && ws.send(JSON.stringify(msg)),
     get ready() { return ws?.readyState === WebSocket.OPEN; },
-    close: () => { closed = true; ws?.close(); },
+    get refused() { return refused; },
+    close: () => { closed = true; clearTimeout(retry); ws?.close(); },
   };
   open();
   return handle;
