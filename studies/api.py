@@ -1,4 +1,6 @@
-"""Researcher API (DRF): thin views over services (writes) and selectors (reads)."""
+"""Researcher API (DRF): thin views over ``studies.setup`` (writes) and ``studies.selectors`` (reads).
+Refusals raised by the services are answered by ``webapp.exception_handler``; request bodies are
+described for the OpenAPI schema by ``studies.schema``."""
 
 from __future__ import annotations
 
@@ -7,15 +9,23 @@ import json
 from django.core.files.storage import default_storage
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from studies import engine_items, export, selectors, services
+from studies import engine_items, export, selectors, setup
 from studies.analysis import to_json
 from studies.models import Output, Study
+from studies.schema import ITEM_UPLOAD, ExclusionBody, ImportBody, ItemsFromJobsBody, MethodBody, StatusBody
 from webapp.accounts.permissions import IsResearcher
+from webapp.photos.models import PhotoGroup
+from webapp.refusal import Refusal
+
+JSON = OpenApiTypes.OBJECT
+FILE = OpenApiTypes.BINARY
 
 
 class StudySerializer(serializers.ModelSerializer):
@@ -28,10 +38,7 @@ class StudySerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "public_id", "status", "joined", "created_at"]
 
 
-def _refused(exc: services.StudyError) -> Response:
-    return Response({"detail": str(exc)}, status=exc.status)
-
-
+@extend_schema(tags=["studies"], responses=JSON)
 class ResearcherView(APIView):
     permission_classes = [IsResearcher]
 
@@ -53,6 +60,8 @@ def study_detail(study: Study) -> dict:
     return data
 
 
+@extend_schema_view(get=extend_schema(operation_id="studies_list"),
+                    post=extend_schema(request=StudySerializer, responses={201: JSON}))
 class StudyListView(ResearcherView):
     def get(self, request):
         out = []
@@ -65,13 +74,11 @@ class StudyListView(ResearcherView):
     def post(self, request):
         body = StudySerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
-            study = services.create_study(owner=request.user, **body.validated_data)
-        except services.StudyError as exc:
-            return _refused(exc)
+        study = setup.create_study(owner=request.user, **body.validated_data)
         return Response(study_detail(study), status=status.HTTP_201_CREATED)
 
 
+@extend_schema_view(patch=extend_schema(request=StudySerializer))
 class StudyDetailView(ResearcherView):
     def get(self, request, pk):
         return Response(study_detail(self.study(request, pk)))
@@ -80,23 +87,19 @@ class StudyDetailView(ResearcherView):
         study = self.study(request, pk)
         body = StudySerializer(study, data=request.data, partial=True)
         body.is_valid(raise_exception=True)
-        try:
-            services.update_study(study, **body.validated_data)
-        except services.StudyError as exc:
-            return _refused(exc)
+        setup.update_study(study, **body.validated_data)
         return Response(study_detail(study))
 
 
+@extend_schema_view(post=extend_schema(request=MethodBody, responses={201: JSON}))
 class MethodListView(ResearcherView):
     def post(self, request, pk):
         study = self.study(request, pk)
-        try:
-            method = services.add_method(study, str(request.data.get("name", "")))
-        except services.StudyError as exc:
-            return _refused(exc)
+        method = setup.add_method(study, str(request.data.get("name", "")))
         return Response({"id": method.id, "name": method.name}, status=status.HTTP_201_CREATED)
 
 
+@extend_schema_view(post=extend_schema(request={"multipart/form-data": ITEM_UPLOAD}, responses={201: JSON}))
 class ItemListView(ResearcherView):
     """multipart: name, subset, input (file), and one file per method named ``output:<method>``."""
 
@@ -106,17 +109,14 @@ class ItemListView(ResearcherView):
         study = self.study(request, pk)
         upload = request.FILES.get("input")
         if upload is None:
-            return Response({"detail": "Send the input image as 'input'."}, status=400)
+            raise Refusal("Send the input image as 'input'.")
         outputs = {key.split(":", 1)[1]: f.read() for key, f in request.FILES.items() if key.startswith("output:")}
-        try:
-            item = services.add_item(study, name=str(request.data.get("name") or upload.name),
-                                     subset=str(request.data.get("subset", "")), input_bytes=upload.read(),
-                                     outputs=outputs)
-        except services.StudyError as exc:
-            return _refused(exc)
+        item = setup.add_item(study, name=str(request.data.get("name") or upload.name),
+                              subset=str(request.data.get("subset", "")), input_bytes=upload.read(), outputs=outputs)
         return Response({"id": item.id, "name": item.name}, status=status.HTTP_201_CREATED)
 
 
+@extend_schema_view(post=extend_schema(request=ImportBody, responses={201: JSON}))
 class ImportView(ResearcherView):
     parser_classes = [MultiPartParser, FormParser]
 
@@ -124,17 +124,16 @@ class ImportView(ResearcherView):
         study = self.study(request, pk)
         upload = request.FILES.get("archive")
         if upload is None:
-            return Response({"detail": "Send a zip archive as 'archive'."}, status=400)
-        try:
-            added = services.import_archive(study, upload.read())
-        except services.StudyError as exc:
-            return _refused(exc)
+            raise Refusal("Send a zip archive as 'archive'.")
+        added = setup.import_archive(study, upload.read())
         return Response({"added": added, "study": study_detail(study)}, status=status.HTTP_201_CREATED)
 
 
+@extend_schema_view(post=extend_schema(request=ItemsFromJobsBody, responses={201: JSON}))
 class ItemsFromJobsView(ResearcherView):
     """Items from engines. GET: progress. POST ``{"group": id, "methods": [{"engine", "params", "name"}],
-    "subset"?}``: one job per photo of the group × method (again: retries failed ones only)."""
+    "subset"?}``: one job per photo of the group × method (again: retries failed ones only, and builds
+    any item whose jobs all succeeded). Items are built as their jobs finish (studies.engine_items)."""
 
     parser_classes = [JSONParser]
 
@@ -142,45 +141,26 @@ class ItemsFromJobsView(ResearcherView):
         return Response(selectors.job_items_status(self.study(request, pk)))
 
     def post(self, request, pk):
-        from webapp.photos.models import PhotoGroup
-
         study = self.study(request, pk)
         group_id = request.data.get("group")
         group = PhotoGroup.objects.filter(pk=group_id).first() if isinstance(group_id, int) else None
         if group is None:
-            return Response({"detail": "Send the photo group's id as 'group'."}, status=400)
+            raise Refusal("Send the photo group's id as 'group'.")
         subset = request.data.get("subset")
-        try:
-            created = engine_items.items_from_jobs(study, owner=request.user, group=group,
-                                                   methods=request.data.get("methods"),
-                                                   subset=None if subset is None else str(subset))
-        except services.StudyError as exc:
-            return _refused(exc)
+        created = engine_items.items_from_jobs(study, owner=request.user, group=group,
+                                               methods=request.data.get("methods"),
+                                               subset=None if subset is None else str(subset))
         return Response({"jobs_created": created, **selectors.job_items_status(study)},
                         status=status.HTTP_201_CREATED)
 
 
-class GatherJobsView(ResearcherView):
-    """POST: build the items whose jobs have all succeeded (a batch per call); returns progress."""
-
-    def post(self, request, pk):
-        study = self.study(request, pk)
-        try:
-            added = engine_items.gather_job_items(study)
-        except services.StudyError as exc:
-            return _refused(exc)
-        return Response({"items_added": added, **selectors.job_items_status(study)})
-
-
+@extend_schema_view(post=extend_schema(request=StatusBody))
 class StatusView(ResearcherView):
     parser_classes = [JSONParser]
 
     def post(self, request, pk):
         study = self.study(request, pk)
-        try:
-            services.set_status(study, str(request.data.get("status", "")))
-        except services.StudyError as exc:
-            return _refused(exc)
+        setup.set_status(study, str(request.data.get("status", "")))
         return Response(study_detail(study))
 
 
@@ -210,6 +190,7 @@ class ResultsView(ResearcherView):
         return response
 
 
+@extend_schema(responses={(200, "text/csv"): FILE})
 class VotesCsvView(ResearcherView):
     def get(self, request, pk):
         study = self.study(request, pk)
@@ -219,6 +200,7 @@ class VotesCsvView(ResearcherView):
         return response
 
 
+@extend_schema(responses={(200, "text/plain"): FILE})
 class LatexView(ResearcherView):
     def get(self, request, pk):
         study = self.study(request, pk)
@@ -247,6 +229,7 @@ class DashboardView(ResearcherView):
         return HttpResponse(json.dumps(body, default=str, allow_nan=False), content_type="application/json")
 
 
+@extend_schema_view(patch=extend_schema(request=ExclusionBody))
 class ParticipantView(ResearcherView):
     parser_classes = [JSONParser]
 
@@ -255,11 +238,12 @@ class ParticipantView(ResearcherView):
         participant = get_object_or_404(study.participants, pk=participant_id)
         excluded = request.data.get("excluded")
         if excluded not in (True, False, None):
-            return Response({"detail": "excluded must be true, false or null (automatic)."}, status=400)
-        services.set_exclusion(participant, excluded)
+            raise Refusal("excluded must be true, false or null (automatic).")
+        setup.set_exclusion(participant, excluded)
         return Response({"id": participant.id, "excluded": excluded})
 
 
+@extend_schema(responses={(200, "image/jpeg"): FILE})
 class OutputImageView(ResearcherView):
     """Researcher preview of a stored image (input or output); never reachable by participants."""
 

@@ -1,10 +1,13 @@
-"""Live dashboard pushes. The vote path only marks a study dirty; a timer publishes at most one
-event per study every DEBOUNCE seconds (trailing edge, so the last vote is never left unannounced).
-Browsers then re-fetch the results; no analysis ever runs on the request path."""
+"""Live study pages. A change (a vote, a participant joining or completing, an engine job of the
+study's items finishing) only marks the study dirty; a timer publishes at most one event per study
+every DEBOUNCE seconds on ``/ws/studies/<id>/`` (trailing edge, so the last change is never left
+unannounced). Browsers then re-fetch what they show; no analysis ever runs on the request path."""
 
 from __future__ import annotations
 
 import threading
+
+from webapp import events
 
 DEBOUNCE = 0.4
 _lock = threading.Lock()
@@ -16,8 +19,6 @@ def study_group(study_id: int) -> str:
 
 
 def _flush(study_id: int) -> None:
-    from webapp import events
-
     with _lock:
         _pending.pop(study_id, None)
     events.publish(study_group(study_id), {"type": "study.event", "event": "changed", "study": study_id})

@@ -10,6 +10,8 @@ import secrets
 from django.conf import settings
 from django.db import models
 
+from studies import kinds
+
 DEFAULT_INSTRUCTIONS = (
     "You will see a portrait photograph and two retouched versions of it. Choose the version you "
     "prefer. Ask yourself: does it look realistic? Are there artifacts (halos, blotches, colour "
@@ -33,10 +35,6 @@ def new_token() -> str:
 
 
 class Study(models.Model):
-    class Kind(models.TextChoices):
-        PAIRWISE = "pairwise", "Pairwise A/B"
-        RANKING = "ranking", "Ranking of K results"
-
     class Schedule(models.TextChoices):
         BALANCED = "balanced", "Balanced"
         ADAPTIVE = "adaptive", "Adaptive (information gain)"
@@ -49,7 +47,7 @@ class Study(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="studies")
     title = models.CharField(max_length=200)
     public_id = models.CharField(max_length=32, unique=True, default=new_public_id)
-    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PAIRWISE)
+    kind = models.CharField(max_length=16, choices=kinds.CHOICES, default=kinds.PAIRWISE)  # see studies.kinds
     allow_tie = models.BooleanField(default=False)
     rank_k = models.PositiveSmallIntegerField(default=3)
     instructions = models.TextField(default=DEFAULT_INSTRUCTIONS)
@@ -194,7 +192,7 @@ class Response(models.Model):
 class JobItem(models.Model):
     """Items from engines: one job (an engine with preset parameters, run on one photo of a photo
     group) whose output becomes the photo's item's output for ``method``. ``item`` is set once every
-    job of that photo has succeeded and the item was built (``services.gather_job_items``)."""
+    job of that photo has succeeded and the item was built (``studies.engine_items``)."""
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="job_items")
     photo = models.ForeignKey("photos.Photo", on_delete=models.CASCADE, related_name="+")

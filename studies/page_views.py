@@ -1,11 +1,13 @@
-"""Browser pages: shells that talk to the same API."""
+"""Browser pages of the studies app (researchers' list, setup and results; the participant page):
+shells that talk to the same API."""
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, render
+from django.templatetags.static import static
 from django.views.decorators.clickjacking import xframe_options_deny
 
-from studies import selectors
+from studies import kinds, selectors
 from studies.models import Study
 from webapp.accounts.permissions import user_has_role
 
@@ -18,14 +20,14 @@ def _researcher(request):
 @login_required
 def study_list(request):
     _researcher(request)
-    return render(request, "studies/list.html")
+    return render(request, "studies/list.html", {"kinds": kinds.CHOICES})
 
 
 @login_required
 def study_setup(request, pk: int):
     _researcher(request)
     study = get_object_or_404(selectors.studies_for(request.user), pk=pk)
-    return render(request, "studies/setup.html", {"study": study})
+    return render(request, "studies/setup.html", {"study": study, "kinds": kinds.CHOICES})
 
 
 @login_required
@@ -38,4 +40,5 @@ def study_results(request, pk: int):
 @xframe_options_deny
 def participate(request, public_id: str):
     study = get_object_or_404(Study, public_id=public_id)
-    return render(request, "studies/participate.html", {"public_id": study.public_id, "title": study.title})
+    return render(request, "studies/participate.html", {"public_id": study.public_id, "title": study.title,
+                                                        "kind_module": static(kinds.of(study).page_module)})

@@ -1,6 +1,7 @@
 """Which trials a participant gets: balanced blocks (studies.analysis.balanced_schedule), ranking
 blocks, practice trials and adaptive pair choice (studies.analysis.next_pair). Pure functions of
-method/item ids so they are easy to test; services.py turns them into rows."""
+method/item ids so they are easy to test; studies.kinds picks what a study uses, and
+studies.participation turns them into rows."""
 
 from __future__ import annotations
 
@@ -50,17 +51,13 @@ def ranking_block(methods: list[int], items: list[int], slot: int, per_participa
     return out
 
 
-def practice_block(methods: list[int], items: list[int], count: int, kind: str, k: int, seed: int,
-                   slot: int) -> list[dict]:
+def practice_picks(methods: list[int], items: list[int], count: int, seed: int, slot: int) -> list[tuple]:
+    """Practice trials as (item, every method in random order); the study's kind makes each a trial."""
     rng = np.random.default_rng([seed, slot, 7])
     out = []
     for _ in range(count):
         item = items[int(rng.integers(len(items)))]
-        pick = [methods[int(j)] for j in rng.permutation(len(methods))]
-        if kind == "ranking":
-            out.append(dict(item=item, candidates=pick[:max(2, min(k, len(methods)))], attention=False))
-        else:
-            out.append(dict(item=item, left=pick[0], right=pick[1], attention=False))
+        out.append((item, [methods[int(j)] for j in rng.permutation(len(methods))]))
     return out
 
 

@@ -9,10 +9,12 @@ import json
 import statistics
 
 import numpy as np
+from django.db import connection
 from django.db.models import Count, Q
 
+from studies import kinds
 from studies.analysis import analyse_votes, counts_from_pairs
-from studies.models import Method, Output, Participant, Response, Study, Trial
+from studies.models import JobItem, Method, Output, Participant, Response, Study, Trial
 
 CSV_HEADER = ["participant", "item", "subset", "winner", "loser", "tie"]
 
@@ -28,8 +30,6 @@ def participant_for_token(token_hash: str):
 
 @functools.cache
 def _vote_target_sql(vendor: str) -> str:
-    from django.db import connection
-
     q = connection.ops.quote_name
     t, p, s = Trial._meta.db_table, Participant._meta.db_table, Study._meta.db_table
     return (f"SELECT t.{q('id')}, t.{q('participant_id')}, t.{q('study_id')}, s.{q('kind')}, s.{q('allow_tie')}, "
@@ -44,8 +44,6 @@ def vote_target(public_id: str, token_hash: str) -> tuple | None:
     participant.token_hash), written out once instead of compiled by the ORM on every vote (that
     compilation was a third of the endpoint's CPU). Equivalent to ``Trial.objects.filter(public_id=...,
     participant__token_hash=...).values_list(...)``."""
-    from django.db import connection
-
     with connection.cursor() as cursor:
         cursor.execute(_vote_target_sql(connection.vendor), [public_id, token_hash])
         row = cursor.fetchone()
@@ -58,22 +56,20 @@ def vote_target(public_id: str, token_hash: str) -> tuple | None:
 
 
 def trial_payload(trial: Trial, participant: Participant) -> dict:
+    """``GET /api/participate/next/`` for a trial: its images (opaque per-trial URLs) as the study's
+    kind lays them out, progress, and the next trial's images to preload."""
     study = participant.study
+    kind = kinds.of(study)
     urls = {t.role: f"/api/participate/img/{t.token}/" for t in trial.image_tokens.all()}
     total = participant.trials.count()
-    if study.schedule == Study.Schedule.ADAPTIVE and study.kind == Study.Kind.PAIRWISE:
+    if kind.adaptive(study):  # trials are made one at a time: count the ones still to come
         every = study.attention_every
         total = study.practice_trials + study.trials_per_participant + (
             study.trials_per_participant // every if every else 0)
     done = participant.responses.count()
-    out = {"trial_id": trial.public_id, "kind": study.kind, "input_url": urls["input"]}
-    if study.kind == Study.Kind.RANKING:
-        out["candidates"] = [urls[f"c{k}"] for k in range(len(trial.candidates))]
-    else:
-        out["left_url"], out["right_url"] = urls["left"], urls["right"]
-        out["allow_tie"] = study.allow_tie
-    out["practice"] = trial.practice
-    out["progress"] = {"done": done, "total": max(total, done + 1)}
+    out = {"trial_id": trial.public_id, "kind": study.kind, "input_url": urls["input"],
+           **kind.payload(trial, study, urls), "practice": trial.practice,
+           "progress": {"done": done, "total": max(total, done + 1)}}
     upcoming = (Trial.objects.filter(participant=participant, response__isnull=True, position__gt=trial.position)
                 .order_by("position").first())
     out["upcoming"] = [f"/api/participate/img/{t.token}/" for t in upcoming.image_tokens.all()] if upcoming else []
@@ -91,14 +87,9 @@ def public_info(study: Study) -> dict:
 # ----------------------------------------------------------------------------- votes and quality
 
 
-def _attention_passed(trial_side: str, choice: str, order) -> bool:
-    if order is not None:
-        return bool(order) and str(order[-1]) == trial_side
-    return choice in ("left", "right") and choice != trial_side
-
-
 def participant_quality(study: Study) -> list[dict]:
     """Per participant: answers, attention-check pass rate, median time, exclusion (manual or automatic)."""
+    kind = kinds.of(study)
     rows = {p.id: {"id": p.id, "label": p.label, "params": p.params, "screen": p.screen,
                    "completed": p.completed_at is not None, "manual": p.excluded, "answered": 0,
                    "attention_total": 0, "attention_passed": 0, "times": []}
@@ -113,7 +104,7 @@ def participant_quality(study: Study) -> list[dict]:
         row["times"].append(elapsed)
         if attention:
             row["attention_total"] += 1
-            row["attention_passed"] += _attention_passed(side, choice, order)
+            row["attention_passed"] += kind.attention_passed(side, choice, order)
     out = []
     for row in rows.values():
         times = row.pop("times")
@@ -132,7 +123,9 @@ def excluded_labels(study: Study) -> set[str]:
 
 def vote_records(study: Study, *, include_excluded: bool = False) -> list[dict]:
     """The long vote table (strings, as the CLI reads its CSV), in storage order. Practice and
-    attention trials are not votes; rankings become K(K-1)/2 pairwise votes (earlier beats later)."""
+    attention trials are not votes; the study's kind turns each answer into pairwise outcomes
+    (a ranking of K gives K(K-1)/2: earlier beats later)."""
+    kind = kinds.of(study)
     names = dict(Method.objects.filter(study=study).values_list("id", "name"))
     out_method = {oid: names[mid] for oid, mid in Output.objects.filter(item__study=study)
                   .values_list("id", "method_id")}
@@ -144,19 +137,9 @@ def vote_records(study: Study, *, include_excluded: bool = False) -> list[dict]:
     for label, item, subset, choice, order, left, right, candidates in rows:
         if label in skip:
             continue
-        subset = subset or "all"
-        if order is not None:
-            ranked = [out_method[candidates[k]] for k in order]
-            for a in range(len(ranked)):
-                for b in range(a + 1, len(ranked)):
-                    records.append({"participant": label, "item": item, "subset": subset, "winner": ranked[a],
-                                    "loser": ranked[b], "tie": "0"})
-            continue
-        lm, rm = out_method[left], out_method[right]
-        if choice == "right":
-            lm, rm = rm, lm
-        records.append({"participant": label, "item": item, "subset": subset, "winner": lm, "loser": rm,
-                        "tie": "1" if choice == "tie" else "0"})
+        for winner, loser, tie in kind.outcomes(choice, order, left, right, candidates):
+            records.append({"participant": label, "item": item, "subset": subset or "all",
+                            "winner": out_method[winner], "loser": out_method[loser], "tie": "1" if tie else "0"})
     return records
 
 
@@ -219,8 +202,6 @@ def study_summary(study: Study) -> dict:
 
 def job_items_status(study: Study) -> dict:
     """Items from engines: jobs by status, photos by state (added / waiting / failed), failures."""
-    from studies.models import JobItem
-
     jobs: dict[str, int] = {}
     photos: dict[int, set[str]] = {}
     failures = []

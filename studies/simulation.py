@@ -1,13 +1,15 @@
-"""The retouching paper's user study as a demo: 5 methods, PPR10K-a/b/c × 50 items, every method pair
-per item (1,500 comparisons), answered by simulated participants through the participant API."""
+"""Simulated participants, and the retouching paper's user study for them to answer: 5 methods,
+PPR10K-a/b/c × 50 items, every method pair per item (1,500 comparisons). The participants answer
+through the participant API, in-process (``manage.py demo_study``, the vote benchmark's study)."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
+from rest_framework.test import APIClient
 
-from studies import services
+from studies import setup
 from studies.models import Output, Study, Trial
 
 METHODS = ["HDRNet", "CSRNet", "3D LUT", "3D LUT HRP", "Ours"]
@@ -27,7 +29,7 @@ _TONES = {
 
 
 def _source(rng: np.random.Generator, base: np.ndarray, subset: int) -> np.ndarray:
-    import cv2
+    import cv2  # heavy; only building the demo study needs it
 
     h, w = base.shape[:2]
     size = int(rng.integers(200, 400))
@@ -49,23 +51,23 @@ def _tone(rgb: np.ndarray, method: str) -> np.ndarray:
 
 
 def build_study(owner, *, participants: int, extra: int = 0, seed: int = 0, title: str | None = None) -> Study:
-    from skimage import data
+    from skimage import data  # heavy; only building the demo study needs it
 
     per = math.ceil(len(SUBSETS) * ITEMS_PER_SUBSET * 10 / max(1, participants or extra))
-    study = services.create_study(
+    study = setup.create_study(
         owner=owner, title=title or "Region-aware portrait retouching: user study (demo)", kind="pairwise",
         allow_tie=False, practice_trials=2, participants_wanted=participants + extra, trials_per_participant=per,
         attention_every=10, attention_threshold=0.75, seed=seed, min_width=900, min_height=560)
     for m in METHODS:
-        services.add_method(study, m)
+        setup.add_method(study, m)
     base = data.astronaut().astype(np.float32) / 255.0
     rng = np.random.default_rng(seed)
     for s, subset in enumerate(SUBSETS):
         for k in range(ITEMS_PER_SUBSET):
             src = _source(rng, base, s)
-            services.add_item_arrays(study, name=f"{subset[-1]}-{k + 1:03d}", subset=subset, input_rgb=src,
+            setup.add_item_arrays(study, name=f"{subset[-1]}-{k + 1:03d}", subset=subset, input_rgb=src,
                                      outputs={m: _tone(src, m) for m in METHODS}, seed=seed + k)
-    services.set_status(study, Study.Status.OPEN)
+    setup.set_status(study, Study.Status.OPEN)
     return study
 
 
@@ -108,8 +110,6 @@ class SimulatedParticipant:
 
 
 def simulate(study: Study, participants: int, seed: int = 0) -> list[dict]:
-    from rest_framework.test import APIClient
-
     rng = np.random.default_rng(seed + 1)
     done = []
     for _ in range(participants):

@@ -168,6 +168,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Photos, jobs, interactive sessions and user studies for portrait retouching research.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The participant endpoints are plain Django views, which drf-spectacular does not see.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "studies.schema.add_participant_endpoints"],
+    "ENUM_NAME_OVERRIDES": {"StudyStatusEnum": "studies.models.Study.Status"},
 }
 
 # Celery: every job goes through a real broker, in both modes.

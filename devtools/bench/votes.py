@@ -67,11 +67,11 @@ def start_uvicorn(env: dict[str, str], workers: int, log_path: Path) -> tuple[Pr
 
 
 BUILD = """
-from studies import demo, services
+from studies import setup, simulation
 from webapp.accounts.services import create_or_update_user
 owner = create_or_update_user("bench-researcher", role="researcher", password="pw-123456")
-study = demo.build_study(owner, participants={participants}, seed=1)
-services.update_study(study, trials_per_participant={trials})
+study = simulation.build_study(owner, participants={participants}, seed=1)
+setup.update_study(study, trials_per_participant={trials})
 print("study", study.pk, study.public_id)
 """
 

@@ -45,18 +45,18 @@ PARTICIPANTS = 50
 TRIALS = 14  # per participant, plus one practice trial
 BUILD = """
 import numpy as np
-from studies import services
+from studies import setup
 from webapp.accounts.services import create_or_update_user
 owner = create_or_update_user("conc-owner", role="researcher", password="pw-123456")
-study = services.create_study(owner=owner, title="Concurrency", practice_trials=1, trials_per_participant={trials},
-                              attention_every=0, participants_wanted={participants}, seed=4)
+study = setup.create_study(owner=owner, title="Concurrency", practice_trials=1, trials_per_participant={trials},
+                           attention_every=0, participants_wanted={participants}, seed=4)
 rng = np.random.default_rng(0)
 for k in range(8):
     base = rng.random((40, 32, 3)).astype(np.float32)
-    services.add_item_arrays(study, name=f"item{{k}}", subset="A" if k % 2 else "B", input_rgb=base,
-                             outputs={{m: np.clip(base * (0.8 + 0.1 * j), 0, 1) for j, m in
-                                      enumerate(["Alpha", "Beta", "Gamma", "Delta"])}})
-services.set_status(study, "open")
+    setup.add_item_arrays(study, name=f"item{{k}}", subset="A" if k % 2 else "B", input_rgb=base,
+                          outputs={{m: np.clip(base * (0.8 + 0.1 * j), 0, 1) for j, m in
+                                   enumerate(["Alpha", "Beta", "Gamma", "Delta"])}})
+setup.set_status(study, "open")
 print("study", study.pk, study.public_id)
 """
 

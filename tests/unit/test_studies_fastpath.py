@@ -9,7 +9,7 @@ import json
 import httpx
 import pytest
 
-from tests.unit.test_studies_api import _zip
+from tests.unit.studies_support import open_study
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the fast path uses its own (pooled) connections
 
@@ -41,28 +41,23 @@ def call(app, method: str, path: str, *, body: bytes | dict = b"", token: str | 
 
 
 @pytest.fixture
-def open_study(make_user, client_for):
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    c = client_for(make_user("researcher"))
-    sid = c.post("/api/studies/", {"title": "F", "practice_trials": 0, "trials_per_participant": 4,
-                                   "attention_every": 0, "participants_wanted": 2}, format="json").json()["id"]
-    c.post(f"/api/studies/{sid}/import/", {"archive": SimpleUploadedFile("s.zip", _zip())}, format="multipart")
-    public_id = c.post(f"/api/studies/{sid}/status/", {"status": "open"}, format="json").json()["public_id"]
+def study(make_user, client_for):
+    opened = open_study(client_for(make_user("researcher")), title="F", practice_trials=0, trials_per_participant=4,
+                        attention_every=0, participants_wanted=2)
     tokens = []
     for _ in range(2):
-        r = client_for(None).post(f"/api/participate/{public_id}/join/", {"consent": True}, format="json")
+        r = client_for(None).post(f"/api/participate/{opened['public_id']}/join/", {"consent": True}, format="json")
         tokens.append(r.json()["participant_token"])
-    return {"id": sid, "tokens": tokens}
+    return {"id": opened["id"], "tokens": tokens}
 
 
-def test_vote_contract_through_the_fast_path(open_study):
+def test_vote_contract_through_the_fast_path(study):
     from studies.fastpath import ParticipantFastPath
     from studies.models import Response
 
     inner = Inner()
     app = ParticipantFastPath(inner)
-    a, b = open_study["tokens"]
+    a, b = study["tokens"]
     nxt = call(app, "GET", "/api/participate/next/", token=a)
     assert nxt.status_code == 200 and nxt.headers["cache-control"] == "no-store"
     trial = nxt.json()["trial_id"]
@@ -110,12 +105,12 @@ def test_other_requests_pass_through():
     assert len(inner.paths) == 6
 
 
-def test_fast_path_and_django_views_agree(open_study, client_for):
+def test_fast_path_and_django_views_agree(study, client_for):
     """The production ASGI application (webapp.asgi) serves the hot paths through the fast path; the
     Django views (in-process test client) give the same answers."""
     from webapp.asgi import application
 
-    a, _ = open_study["tokens"]
+    a, _ = study["tokens"]
     django = client_for(None)
     django.credentials(HTTP_X_PARTICIPANT_TOKEN=a)
     while True:

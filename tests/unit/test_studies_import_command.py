@@ -35,9 +35,9 @@ def _folder(root, items=3) -> None:
 
 @pytest.fixture
 def study(researcher):
-    from studies import services
+    from studies import setup
 
-    return services.create_study(owner=researcher, title="Imported")
+    return setup.create_study(owner=researcher, title="Imported")
 
 
 def _run(*args) -> str:

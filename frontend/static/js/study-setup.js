@@ -1,11 +1,15 @@
-import { api, el, toast, upload } from "./api.js";
+// Study setup: protocol, methods, items (zip upload, or engines run over a photo group). The study's
+// WebSocket says when something changed (items built as their engine jobs finish, participants,
+// votes); the page then re-fetches what it shows.
+import { api, el, socket, toast, upload } from "./api.js";
 
 const id = document.getElementById("setup-script").dataset.study;
 const form = document.getElementById("settings");
 let study = null;
 const NUMBERS = ["rank_k", "participants_wanted", "trials_per_participant", "practice_trials", "attention_every", "min_width", "min_height"];
 
-function render() {
+// form: false leaves the protocol form alone (a live refresh must not undo what is being typed).
+function render({ form: fields = true } = {}) {
   document.getElementById("study-title").textContent = study.title;
   const pill = document.getElementById("study-status");
   pill.textContent = study.status; pill.className = `status-pill ${study.status}`;
@@ -13,7 +17,7 @@ function render() {
   document.getElementById("study-summary").textContent = `${s.participants} participants · ${s.responses} responses · ${s.items} items · ${s.methods} methods`;
   document.getElementById("share-link").value = `${location.origin}${study.share_path}`;
   document.getElementById("toggle-open").textContent = study.status === "open" ? "Close study" : "Open study";
-  for (const field of form.elements) {
+  for (const field of fields ? form.elements : []) {
     if (!field.name || !(field.name in study)) continue;
     field.value = String(study[field.name]);
   }
@@ -25,7 +29,7 @@ function render() {
     el("img", { src: `/api/studies/${id}/images/0/?item=${it.id}`, alt: it.name, title: it.name, loading: "lazy" })));
 }
 
-async function load() { study = await api(`/api/studies/${id}/`); render(); }
+async function load(options) { study = await api(`/api/studies/${id}/`); render(options); }
 
 form.addEventListener("submit", async (e) => {
   e.preventDefault();
@@ -69,14 +73,14 @@ drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.ad
 drop.addEventListener("dragleave", () => drop.classList.remove("over"));
 drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); if (e.dataTransfer.files[0]) sendZip(e.dataTransfer.files[0]); });
 
-// ---- items from engines: jobs per photo of a group × engine setting, gathered into items
+// ---- items from engines: jobs per photo of a group × engine setting; the server builds each
+// photo's item when its jobs have finished and tells this page over the study's socket
 const PRESETS = [
   { engine: "retouch.auto", name: "retouch.auto", params: {} },
   { engine: "adjust", name: "adjust +0.5 EV", params: { exposure: 0.5 } },
 ];
 const fjRows = document.getElementById("fj-rows");
 let fjEngines = [];
-let fjTimer = null;
 
 function fjRow(preset) {
   const engine = el("select", { "aria-label": "Engine" }, ...fjEngines.map((e) => el("option", { value: e.name, text: e.name })));
@@ -96,21 +100,22 @@ function fjRender(s) {
   if (!total) { text.textContent = "No engine jobs yet."; return; }
   const finished = (s.jobs.succeeded || 0) + (s.jobs.failed || 0) + (s.jobs.cancelled || 0);
   text.textContent = `${finished} / ${total} jobs finished (${s.jobs.running || 0} running) · ${s.photos.added} item(s) added · `
-    + `${s.photos.waiting} waiting · ${s.photos.failed} failed${s.done ? "" : " — gathering…"}`;
+    + `${s.photos.waiting} waiting · ${s.photos.failed} failed${s.done ? "" : " — running…"}`;
   document.getElementById("fj-failures").replaceChildren(...s.failures.slice(0, 5).map((f) =>
     el("li", { text: `photo ${f.photo}, ${f.method}: ${f.error || f.status}` })));
 }
 
-async function fjGather() {
-  clearTimeout(fjTimer);
-  try {
-    const s = await api(`/api/studies/${id}/items/from-jobs/gather/`, { method: "POST" });
-    fjRender(s);
-    if (s.items_added) await load();
-    if (!s.done) fjTimer = setTimeout(fjGather, 2000);
-  } catch (err) { toast(err.message, "error"); }
+async function fjRefresh() {
+  const s = await api(`/api/studies/${id}/items/from-jobs/`);
+  fjRender(s);
+  return s;
 }
 
+// Something changed (or the socket (re)connected and may have missed it): re-fetch progress and study.
+async function refresh() {
+  try { await Promise.all([fjRefresh(), load({ form: false })]); }
+  catch (err) { toast(err.message, "error"); }
+}
 async function fjLoad() {
   const [groups, engines, status] = await Promise.all([
     api("/api/groups/"), api("/api/engines/"), api(`/api/studies/${id}/items/from-jobs/`)]);
@@ -122,7 +127,6 @@ async function fjLoad() {
     : [el("option", { value: "", text: "No photo groups yet" })]));
   for (const preset of PRESETS) if (fjEngines.some((e) => e.name === preset.engine)) fjRow(preset);
   fjRender(status);
-  if (!status.done) fjGather();
 }
 
 document.getElementById("fj-add").addEventListener("click", () => fjRow({ engine: fjEngines[0]?.name || "", name: "", params: {} }));
@@ -142,10 +146,10 @@ document.getElementById("fj-run").addEventListener("click", async () => {
     const s = await api(`/api/studies/${id}/items/from-jobs/`, { method: "POST", body: { group, methods } });
     toast(`${s.jobs_created} job(s) started.`);
     fjRender(s);
-    await load();
-    fjGather();
+    await load({ form: false });
   } catch (err) { toast(err.message, "error"); }
 });
 
 load().catch((err) => toast(err.message, "error"));
 fjLoad().catch((err) => toast(err.message, "error"));
+socket(`/ws/studies/${id}/`, (msg) => { if (msg.type === "study") refresh(); }, { onOpen: refresh });
