@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.conftest import websocket_close_code
 from tests.support import (
     REDIS_URL,
     base_env,
@@ -87,20 +88,6 @@ async def one_click(ws_base, session_id, token, seq, timeout=30):
         await ws.close()
 
 
-async def ws_close_code(ws_base, session_id, token):
-    import websockets
-
-    url = f"{ws_base}/ws/sessions/{session_id}/" + (f"?token={token}" if token else "")
-    try:
-        async with websockets.connect(url, origin=ws_base.replace("ws://", "http://")) as ws:
-            await ws.recv()
-    except websockets.ConnectionClosed as exc:
-        return exc.rcvd.code if exc.rcvd else None
-    except websockets.InvalidStatus as exc:
-        return exc.response.status_code
-    return None
-
-
 # ---------------------------------------------------------------- embedded mode
 
 @pytest.fixture(scope="module")
@@ -143,11 +130,15 @@ def test_ws_permissions(embedded_platform, embedded_users):
     token = embedded_users["researcher"]
     photo = upload_photo(embedded_platform.base, token)
     sid = new_session(embedded_platform.base, token, photo["id"])
-    ws = embedded_platform.ws_base
-    assert asyncio.run(ws_close_code(ws, sid, None)) == 4401  # anonymous
-    assert asyncio.run(ws_close_code(ws, sid, embedded_users["reviewer"])) == 4403
-    assert asyncio.run(ws_close_code(ws, sid, embedded_users["expert"])) == 4403  # not the owner
-    assert asyncio.run(ws_close_code(ws, "00000000-0000-0000-0000-000000000000", token)) == 4404
+
+    def close_code(session_id, token):
+        url = f"{embedded_platform.ws_base}/ws/sessions/{session_id}/" + (f"?token={token}" if token else "")
+        return websocket_close_code(url, origin=embedded_platform.base)
+
+    assert close_code(sid, None) == 4401  # anonymous
+    assert close_code(sid, embedded_users["reviewer"]) == 4403
+    assert close_code(sid, embedded_users["expert"]) == 4403  # not the owner
+    assert close_code("00000000-0000-0000-0000-000000000000", token) == 4404
     r = httpx.post(f"{embedded_platform.base}/api/sessions/", json={"photo": photo["id"], "engine": "retouch.interactive"},
                    headers={"Authorization": f"Token {embedded_users['reviewer']}"})
     assert r.status_code == 403
