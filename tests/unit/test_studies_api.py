@@ -245,3 +245,30 @@ def test_adaptive_schedule(make_user, client_for):
         assert r.status_code == 201
         answered += 1
     assert answered == 5 and sorted(judged.values()) == [1, 1, 1, 2]
+
+
+def test_schema_describes_participant_endpoints_and_every_request_body(client_for):
+    from studies.hot_path import ROUTES
+
+    paths = client_for(None).get("/api/schema/?format=json").json()["paths"]
+    for route in ROUTES:  # the hot routes as the fast path and the Django views serve them
+        assert route.method.lower() in paths["/" + re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", route.pattern)]
+    participant = {("/api/participate/{public_id}/", "get"): None,
+                   ("/api/participate/{public_id}/join/", "post"): {"consent", "params", "screen"},
+                   ("/api/participate/screen/", "post"): set(),
+                   ("/api/participate/next/", "get"): None,
+                   ("/api/participate/trials/{trial_id}/response/", "post"): {"choice", "order", "idempotency_key",
+                                                                            "elapsed_ms"},
+                   ("/api/participate/img/{token}/", "get"): None}
+    for (path, method), fields in participant.items():
+        operation = paths[path][method]
+        if fields is None:
+            assert "requestBody" not in operation
+        else:
+            schema = operation["requestBody"]["content"]["application/json"]["schema"]
+            assert set(schema.get("properties", {})) == fields, path
+    writes = [(p, m, op) for p, ops in paths.items() if p.startswith("/api/studies/")
+              for m, op in ops.items() if m in ("post", "patch")]
+    assert len(writes) == 8  # studies, study, methods, items, import, from-jobs, status, participant
+    for path, method, operation in writes:
+        assert operation["requestBody"]["content"], (method, path)
