@@ -1,12 +1,13 @@
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from webapp.accounts.services import token_for
+from webapp.refusal import Refusal
 
 
 class TokenRequest(serializers.Serializer):
@@ -28,8 +29,7 @@ class ObtainTokenView(APIView):
         user = authenticate(request, username=body.validated_data["username"],
                             password=body.validated_data["password"])
         if user is None or not user.is_active:
-            return Response({"detail": "Unknown username or wrong password."},
-                            status=status.HTTP_400_BAD_REQUEST)
+            raise Refusal("Unknown username or wrong password.")
         return Response({"token": token_for(user), "role": user.role})
 
 
