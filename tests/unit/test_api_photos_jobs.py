@@ -184,7 +184,7 @@ def test_job_finished_is_sent_once_a_job_has_finished(api, uploaded_photo):
     def listener(sender, job, **kwargs):
         heard.append((job.pk, job.status))
 
-    job_finished.connect(broken, weak=False)  # runs first; must stop neither the job nor the listener
+    job_finished.connect(broken, weak=False)  # runs before the listener; must stop neither it nor the job
     job_finished.connect(listener, weak=False)
     try:
         body = {"engine": "adjust", "inputs": {"photo": uploaded_photo.pk}}
