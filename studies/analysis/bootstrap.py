@@ -3,7 +3,8 @@
 Per-unit count matrices T (U x m x m) are precomputed once; a resample with multiplicities
 w (w ~ Multinomial(U, 1/U), i.e. sampling U units with replacement) has counts
 sum_u w_u T_u, computed for all B resamples by one matrix product.  Every resample is refitted
-by batched Newton iterations warm-started at the full-data solution.  Resamples whose
+by batched Newton iterations warm-started at the full-data solution (stopped at steps below
+``REFIT_TOL``: convergence is quadratic, so the refits are exact to rounding).  Resamples whose
 comparison graph is not strongly connected use the same weak prior as the full fit.
 """
 
@@ -15,6 +16,11 @@ from ._pairfit import MODELS, newton, strongly_connected
 from .bradley_terry import BT_PRIOR_SD
 from .rates import preference_rate, win_rate
 from .thurstone import JOD_PER_Z, THURSTONE_PRIOR_SD
+
+#: Newton stops an element once its step is below this (max abs, on the model's scale); the
+#: error left is then of order REFIT_TOL^2 (~1e-16), i.e. the same refits as a tighter tolerance
+#: to rounding, one Newton iteration sooner.
+REFIT_TOL = 1e-8
 
 
 def resample_counts(unit_counts, n_boot, seed=0, cross=None):
@@ -38,11 +44,12 @@ def resample_counts(unit_counts, n_boot, seed=0, cross=None):
     return (w @ T.reshape(U, m * m)).reshape(n_boot, m, m)
 
 
-def refit_batch(Cb, full_fit, model_name, prior_sd):
+def refit_batch(Cb, full_fit, model_name, prior_sd, tol=REFIT_TOL, connected=None):
     """Refit a batch of count matrices component by component, warm-started at ``full_fit``.
 
     full_fit: dict from bradley_terry()/thurstone() (uses its components, component_alpha and
-    values).  Returns (B, m) centred values.
+    values).  connected: optional dict, filled and reused across calls on the same ``Cb``, of
+    each component's per-resample strong connectivity.  Returns (B, m) centred values.
     """
     model = MODELS[model_name]
     key = "log_strength" if model_name == "logit" else "z"
@@ -57,17 +64,21 @@ def refit_batch(Cb, full_fit, model_name, prior_sd):
         if alpha_full > 0:
             alpha = np.full(B, alpha_full)
         else:
-            alpha = np.where(strongly_connected(sub), 0.0, prior_alpha)
-        s0 = np.broadcast_to(s_full[idx], (B, len(idx)))
-        est, _ = newton(sub, alpha, model, s0)
+            cache = {} if connected is None else connected
+            key = tuple(idx)
+            if key not in cache:
+                cache[key] = strongly_connected(sub)
+            alpha = np.where(cache[key], 0.0, prior_alpha)
+        est, _ = newton(sub, alpha, model, s_full[idx], tol=tol)
         out[:, idx] = est
     return out
 
 
 def bootstrap_statistics(Cb, bt_fit, th_fit, bt_prior_sd=BT_PRIOR_SD, th_prior_sd=THURSTONE_PRIOR_SD):
     """All per-condition statistics for each bootstrap count matrix: dict name -> (B, m)."""
-    b = refit_batch(Cb, bt_fit, "logit", bt_prior_sd)
-    z = refit_batch(Cb, th_fit, "probit", th_prior_sd)
+    connected = {}  # both models share the resamples' connectivity
+    b = refit_batch(Cb, bt_fit, "logit", bt_prior_sd, connected=connected)
+    z = refit_batch(Cb, th_fit, "probit", th_prior_sd, connected=connected)
     e = np.exp(b - b.max(axis=1, keepdims=True))
     return {
         "preference_rate": preference_rate(Cb),
