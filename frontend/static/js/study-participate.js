@@ -4,6 +4,8 @@
 // An answer counts only once the trial has been seen: every image decoded and painted, then a minimum
 // viewing time. Until then the answer buttons are disabled and keys are ignored; #trial gets
 // data-ready when answers are accepted.
+// What differs between study kinds (the trial's layout, its keys, the instructions' title) is the kind's
+// module, named by the page (data-kind-module; studies/kinds.py), e.g. study-kind-pairwise.js.
 
 const app = document.getElementById("app");
 const publicId = app.dataset.study;
@@ -17,8 +19,9 @@ let current = null;    // the trial on screen
 let shownAt = 0;       // when its images were all visible
 let ready = false;     // its images were shown for the minimum viewing time: answers are accepted
 let busy = false;      // an answer is in flight
-let rankOrder = [];
+let view = null;       // the kind module's view of the current trial: { stage, foot, images, key }
 let sawRegular = false;
+const kind = import(app.dataset.kindModule);
 
 const h = (tag, attrs = {}, ...kids) => {
   const n = document.createElement(tag);
@@ -135,21 +138,13 @@ async function joinAndInstruct() {
   instructionsStep();
 }
 
-function keyHints() {
-  if (info.kind === "ranking") {
-    return h("p", { class: "p-keys" }, "Click the results from best to worst (or press ", h("kbd", { text: "1" }), "…",
-      h("kbd", { text: String(info.rank_k) }), "), drag to reorder, then ", h("kbd", { text: "Enter" }), ".");
-  }
-  return h("p", { class: "p-keys" }, h("kbd", { text: "←" }), " left is better · ", h("kbd", { text: "→" }),
-    " right is better", info.allow_tie ? h("span", {}, " · ", h("kbd", { text: "space" }), " no preference") : null);
-}
-
-function instructionsStep() {
+async function instructionsStep() {
+  const { heading, keyHints } = await kind;
   show(h("section", { class: "p-card", id: "instructions" },
     h("p", { class: "eyebrow", text: "Instructions" }),
-    h("h1", { text: info.kind === "ranking" ? "Rank the retouched portraits" : "Which retouched portrait is better?" }),
+    h("h1", { text: heading }),
     h("div", { class: "p-text", text: info.instructions }),
-    keyHints(),
+    keyHints(info, h),
     info.practice_trials ? h("p", { class: "muted", text: `The first ${info.practice_trials} trials are practice.` }) : null,
     h("div", { class: "p-actions" }, h("button", { class: "button", id: "start", text: info.practice_trials ? "Start practice" : "Start", onclick: nextTrial }))));
 }
@@ -164,7 +159,7 @@ async function nextTrial() {
     sawRegular = true;
     if (current?.practice) return practiceDone(data);
   }
-  renderTrial(data);
+  renderTrial(data, await kind);
 }
 
 function practiceDone(trial) {
@@ -172,7 +167,7 @@ function practiceDone(trial) {
     h("p", { class: "eyebrow", text: "Practice complete" }),
     h("h1", { text: "Now the real trials" }),
     h("p", { class: "p-text", text: "From here on every answer counts. Take your time, but trust your first impression." }),
-    h("div", { class: "p-actions" }, h("button", { class: "button", id: "begin", text: "Begin", onclick: () => renderTrial(trial) }))));
+    h("div", { class: "p-actions" }, h("button", { class: "button", id: "begin", text: "Begin", onclick: async () => renderTrial(trial, await kind) }))));
 }
 
 function preload(urls) {
@@ -218,87 +213,22 @@ async function armTrial(trial, imgs) {
   setTimeout(() => { if (current === trial) setReady(true); }, minViewMs(trial));
 }
 
-function renderTrial(trial) {
+function renderTrial(trial, { trialView }) {
   current = trial;
   busy = false;
   ready = false;
   shownAt = 0;
   progress(trial.progress);
   const input = h("img", { class: "p-input", src: trial.input_url, alt: "Original photograph", draggable: "false" });
-  let stage;
-  let imgs = [input];
-  if (trial.kind === "ranking") {
-    rankOrder = [];
-    const cards = trial.candidates.map((url, i) => {
-      const img = h("img", { src: url, alt: `Result ${i + 1}`, draggable: "false" });
-      imgs.push(img);
-      return h("button", { class: "p-cand", "data-index": i, "data-answer": true, disabled: true, onclick: () => toggleRank(i) },
-        img, h("span", { class: "p-rank" }));
-    });
-    stage = h("div", { class: "p-rank-stage" },
-      h("div", { class: "p-cands", id: "candidates" }, ...cards),
-      h("div", { class: "p-rank-bar" },
-        h("ol", { class: "p-order", id: "order" }),
-        h("button", { class: "button ghost small", text: "Reset", onclick: () => { rankOrder = []; drawRanks(); } }),
-        h("button", { class: "button", id: "submit-rank", text: "Submit ranking", disabled: true, onclick: submitRank })));
-  } else {
-    const left = h("img", { src: trial.left_url, alt: "Left result", draggable: "false" });
-    const right = h("img", { src: trial.right_url, alt: "Right result", draggable: "false" });
-    imgs = [input, left, right];
-    stage = h("div", { class: "p-pair" },
-      h("button", { class: "p-choice", id: "choose-left", "data-answer": true, disabled: true, onclick: () => answer("left") }, left,
-        h("span", { class: "p-choice-label" }, h("kbd", { text: "←" }), " Left is better")),
-      h("button", { class: "p-choice", id: "choose-right", "data-answer": true, disabled: true, onclick: () => answer("right") }, right,
-        h("span", { class: "p-choice-label" }, "Right is better ", h("kbd", { text: "→" }))));
-  }
-  const tie = trial.kind !== "ranking" && trial.allow_tie
-    ? h("button", { class: "button ghost", id: "choose-tie", "data-answer": true, disabled: true, onclick: () => answer("tie") },
-      "No preference ", h("kbd", { text: "space" }))
-    : null;
+  view = trialView(trial, { h, answer, accepting });
   show(h("section", { class: `p-trial ${trial.practice ? "practice" : ""}`, id: "trial", "data-trial": trial.trial_id },
     h("div", { class: "p-trial-head" },
       trial.practice ? h("span", { class: "badge p-practice", text: "Practice" }) : null,
       h("div", { class: "p-input-wrap" }, input, h("span", { class: "muted small", text: "Original" }))),
-    stage,
-    h("div", { class: "p-trial-foot" }, tie, h("span", { class: "muted small", id: "net-status" }))));
-  armTrial(trial, imgs);
+    view.stage,
+    h("div", { class: "p-trial-foot" }, view.foot, h("span", { class: "muted small", id: "net-status" }))));
+  armTrial(trial, [input, ...view.images]);
   preload(trial.upcoming);
-}
-
-function toggleRank(i) {
-  if (!accepting()) return;
-  const at = rankOrder.indexOf(i);
-  if (at >= 0) rankOrder.splice(at, 1); else rankOrder.push(i);
-  drawRanks();
-}
-
-function drawRanks() {
-  const n = current.candidates.length;
-  document.querySelectorAll(".p-cand").forEach((card) => {
-    const i = Number(card.dataset.index);
-    const at = rankOrder.indexOf(i);
-    card.classList.toggle("ranked", at >= 0);
-    card.querySelector(".p-rank").textContent = at >= 0 ? String(at + 1) : "";
-  });
-  const list = document.getElementById("order");
-  list.replaceChildren(...rankOrder.map((i, pos) => {
-    const li = h("li", { draggable: "true", "data-index": i, text: `#${pos + 1}: result ${i + 1}` });
-    li.addEventListener("dragstart", (e) => e.dataTransfer.setData("text/plain", String(pos)));
-    li.addEventListener("dragover", (e) => e.preventDefault());
-    li.addEventListener("drop", (e) => {
-      e.preventDefault();
-      const from = Number(e.dataTransfer.getData("text/plain"));
-      const [moved] = rankOrder.splice(from, 1);
-      rankOrder.splice(pos, 0, moved);
-      drawRanks();
-    });
-    return li;
-  }));
-  document.getElementById("submit-rank").disabled = rankOrder.length !== n;
-}
-
-function submitRank() {
-  if (rankOrder.length === current.candidates.length) answer(null, [...rankOrder]);
 }
 
 function keyFor(trialId) {
@@ -311,17 +241,16 @@ function keyFor(trialId) {
   return key;
 }
 
-async function answer(choice, order) {
+// fields: the kind's answer ({choice} or {order}); picked: the element to mark as chosen, if any.
+async function answer(fields, picked) {
   if (!accepting()) return;
   busy = true;
   const trial = current;
   setReady(false);
   document.getElementById("trial")?.classList.add("sending");
-  const picked = choice && document.getElementById(`choose-${choice}`);
   picked?.classList.add("picked");
   const elapsed = Math.round(performance.now() - shownAt);
-  const body = { idempotency_key: keyFor(trial.trial_id), elapsed_ms: elapsed };
-  if (order) body.order = order; else body.choice = choice;
+  const body = { ...fields, idempotency_key: keyFor(trial.trial_id), elapsed_ms: elapsed };
   const { status, data } = await reliably(`/api/participate/trials/${trial.trial_id}/response/`, { method: "POST", body });
   if (status === 201 || status === 200 || status === 409) {
     localStorage.removeItem(`${store}.key.${trial.trial_id}`);
@@ -334,22 +263,9 @@ async function answer(choice, order) {
   picked?.classList.remove("picked");
 }
 
-// The action a key stands for on the current trial, or null.
-function keyAction(e) {
-  if (current.kind === "ranking") {
-    const n = Number(e.key);
-    if (n >= 1 && n <= current.candidates.length) return () => toggleRank(n - 1);
-    return e.key === "Enter" ? submitRank : null;
-  }
-  if (e.key === "ArrowLeft") return () => answer("left");
-  if (e.key === "ArrowRight") return () => answer("right");
-  if ((e.key === " " || e.code === "Space") && current.allow_tie) return () => answer("tie");
-  return null;
-}
-
 addEventListener("keydown", (e) => {
-  if (!current || !document.getElementById("trial")) return;
-  const action = keyAction(e);
+  if (!current || !view || !document.getElementById("trial")) return;
+  const action = view.key(e);  // the action the key stands for on this trial, or null
   if (!action) return;
   e.preventDefault();  // even while answers are not accepted: space must not scroll the page away
   if (accepting()) action();
