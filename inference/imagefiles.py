@@ -1,0 +1,84 @@
+"""Reading and writing the image files of dataset folders (PPR10K layout): 8/16-bit TIFF, PNG, JPEG.
+
+Not for uploads (those go through :mod:`inference.imageio`, which guards against hostile files and
+converts ICC profiles). Here files are our own or a dataset's: pixel values are taken as stored, as
+MATLAB's ``imread`` does (no ICC conversion, no EXIF rotation), so metrics match the papers' scripts.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import tifffile
+
+IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
+_TOP = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0, np.dtype(np.bool_): 1.0}
+
+
+def _read_raw(path: str | os.PathLike) -> np.ndarray:
+    path = Path(path)
+    if path.suffix.lower() in (".tif", ".tiff"):
+        return tifffile.imread(path)
+    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if raw is None:
+        raise ValueError(f"cannot read image {path}")
+    if raw.ndim == 3:  # OpenCV stores BGR(A)
+        raw = raw[..., [2, 1, 0, 3][: raw.shape[2]]] if raw.shape[2] >= 3 else raw
+    return raw
+
+
+def _to_unit(raw: np.ndarray, path: str | os.PathLike) -> np.ndarray:
+    top = _TOP.get(raw.dtype)
+    if top is not None:
+        return raw.astype(np.float32) / np.float32(top)
+    if np.issubdtype(raw.dtype, np.floating):
+        return np.clip(raw.astype(np.float32), 0.0, 1.0)
+    raise ValueError(f"{path}: unsupported sample type {raw.dtype}")
+
+
+def read_rgb(path: str | os.PathLike) -> np.ndarray:
+    """H×W×3 float32 sRGB in [0, 1] from an 8-bit, 16-bit or float file (grey is repeated, alpha
+    dropped)."""
+    raw = _read_raw(path)
+    if raw.ndim == 2:
+        raw = np.repeat(raw[..., None], 3, axis=2)
+    if raw.ndim != 3 or raw.shape[2] < 3:
+        raise ValueError(f"{path}: expected an RGB image, got shape {raw.shape}")
+    return _to_unit(raw[..., :3], path)
+
+
+def read_mask(path: str | os.PathLike) -> np.ndarray:
+    """H×W float32 mask in [0, 1] (first channel of a multi-channel file)."""
+    raw = _read_raw(path)
+    return _to_unit(raw[..., 0] if raw.ndim == 3 else raw, path)
+
+
+def quantise(image: np.ndarray, bits: int = 8) -> np.ndarray:
+    """[0, 1] floats → uint8 / uint16 with rounding (values outside [0, 1] are clipped)."""
+    dtype, top = {8: (np.uint8, 255.0), 16: (np.uint16, 65535.0)}[bits]
+    return (np.clip(np.asarray(image, np.float32), 0.0, 1.0) * np.float32(top) + 0.5).astype(dtype)
+
+
+def write_tiff(path: str | os.PathLike, image: np.ndarray, bits: int = 8) -> None:
+    """Uncompressed RGB TIFF, 8- or 16-bit (byte-identical for identical pixels: no date tag)."""
+    tifffile.imwrite(path, quantise(image, bits), photometric="rgb")
+
+
+def write_mask_png(path: str | os.PathLike, mask: np.ndarray) -> None:
+    """Binary mask as an 8-bit grey PNG holding 0 and 255 (threshold 0.5)."""
+    if not cv2.imwrite(str(path), np.where(np.asarray(mask) > 0.5, 255, 0).astype(np.uint8)):
+        raise ValueError(f"cannot write {path}")
+
+
+def list_images(folder: str | os.PathLike) -> dict[str, Path]:
+    """Image files of a folder keyed by stem (file name without extension); duplicates raise."""
+    found: dict[str, Path] = {}
+    for p in sorted(Path(folder).iterdir()):
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES:
+            if p.stem in found:
+                raise ValueError(f"{folder}: two files named {p.stem}.* ({found[p.stem].name}, {p.name})")
+            found[p.stem] = p
+    return found
