@@ -169,3 +169,9 @@ def person_mask(image: np.ndarray, faces: list[Face], iterations: int = 3,
     if s < 1:
         mask = resize_image(mask, h, w)
     return mask
+
+
+def people_mask(image: np.ndarray) -> np.ndarray:
+    """Binary people mask of ``image`` (H×W×3 sRGB float): faces found, then segmented."""
+    image = np.asarray(image, dtype=np.float32)
+    return person_mask(image, detect_faces(image))
