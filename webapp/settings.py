@@ -195,6 +195,12 @@ JOB_STALE_AFTER_SECONDS = float(os.environ.get("JOB_STALE_AFTER_SECONDS", 30.0))
 JOB_MAX_ATTEMPTS = 2
 WORKER_NAME = os.environ.get("WORKER_NAME", "")
 
+# User studies: how many participants may join, as "N/period" (period: s, min, h or day; "0" turns a
+# limit off), per client address (as REST_FRAMEWORK's NUM_PROXIES tells it) and for the whole site.
+# Counted in the default cache. Beyond them a join is refused with 429 (studies.participation).
+STUDY_JOIN_RATE_PER_IP = os.environ.get("STUDY_JOIN_RATE_PER_IP", "30/min")
+STUDY_JOIN_RATE_GLOBAL = os.environ.get("STUDY_JOIN_RATE_GLOBAL", "600/min")
+
 CHANNELS_REDIS_URL = os.environ.get("CHANNELS_REDIS_URL", "")
 if CHANNELS_REDIS_URL:
     CHANNEL_LAYERS = {
