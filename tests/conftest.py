@@ -33,6 +33,15 @@ def _media_in_tmp(request, tmp_path):
         request.getfixturevalue("settings").MEDIA_ROOT = tmp_path / "media"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache(request):
+    # Rate limits count in the (process-wide) default cache: each test starts with none counted.
+    if request.config.pluginmanager.hasplugin("django"):
+        from django.core.cache import cache
+
+        cache.clear()
+
+
 @pytest.fixture
 def make_user(db):
     from webapp.accounts.services import create_or_update_user
