@@ -11,6 +11,7 @@ from itertools import combinations
 
 import numpy as np
 
+from inference import metrics
 from inference.colour import srgb_to_lab
 from inference.metrics import delta_e, delta_e_hc
 
@@ -95,20 +96,20 @@ def glc_from_means(ab) -> float:
         M_GLC(group) = ½ [ Var_{N−1}(ā*_1 … ā*_m) + Var_{N−1}(b̄*_1 … b̄*_m) ]
 
     The paper's Eq. 2 sums the two channels instead (twice this value); the published numbers
-    follow the code. A group of one image has no spread: 0.
+    follow the code. A group of one image has no spread: 0. Computed by
+    :func:`inference.metrics.glc_from_means` (the one implementation in the project).
     """
     means = np.asarray(ab, dtype=np.float64)
     if means.ndim != 2 or means.shape[1] not in (2, 3):
         raise ValueError(f"expected an m×2 (a*, b*) or m×3 (L*, a*, b*) array, got {means.shape}")
-    ab = means[:, -2:]
-    if len(ab) < 2:
+    if len(means) == 0:
         return 0.0
-    return float(np.mean(np.var(ab, axis=0, ddof=1)))
+    return metrics.glc_from_means({"group": [tuple(row[-2:]) for row in means]})
 
 
 def group_glc(images) -> float:
-    """M_GLC of one group of result images (see :func:`glc_from_means`)."""
-    return glc_from_means(np.array([mean_lab(im) for im in images]))
+    """M_GLC of one group of result images (:func:`inference.metrics.group_glc`)."""
+    return metrics.group_glc({"group": list(images)})
 
 
 def project_glc(group_values) -> float:
