@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "webapp.jobs",
     "webapp.interactive",
     "webapp.pages",
+    "webapp.annotation",
     "studies",
 ]
 

@@ -28,5 +28,6 @@ urlpatterns = [
     re_path(r"^media/(?P<path>.+)$", serve_media, name="media"),
     path("", include("studies.urls")),
     path("", include("webapp.interactive.urls")),
+    path("", include("webapp.annotation.urls")),
     path("", include("webapp.pages.urls")),
 ]

@@ -95,3 +95,131 @@ def test_pages_need_sign_in(client, make_user):
     assert client.get("/photos/").status_code == 302
     client.force_login(make_user("researcher"))
     assert client.get("/photos/").status_code == 200
+
+
+# --- the annotation workspace: slot "a" of a one-group project, submitted and in review ---------------
+ANNOTATION_MATRIX = [
+    ("get", "/api/annotation/assignments/", None, {None: 401, "researcher": 200, "expert": 200, "reviewer": 200}),
+    ("get", "/api/annotation/assignments/{a}/", None, {None: 401, "researcher": 200, "expert": 200, "reviewer": 200}),
+    ("post", "/api/annotation/assignments/{a}/assign/", "assign",
+     {None: 401, "researcher": 409, "expert": 403, "reviewer": 403}),
+    ("post", "/api/annotation/assignments/{a}/reopen/", None, {None: 401, "researcher": 200, "expert": 403, "reviewer": 403}),
+    ("post", "/api/annotation/assignments/{a}/submit/", None, {None: 401, "researcher": 403, "expert": 409, "reviewer": 403}),
+    ("post", "/api/annotation/assignments/{a}/review/", {"decision": "accept"},
+     {None: 401, "researcher": 403, "expert": 403, "reviewer": 200}),
+    ("get", "/api/annotation/assignments/{a}/review/", None, {None: 401, "researcher": 200, "expert": 403, "reviewer": 200}),
+    ("post", "/api/annotation/assignments/{a}/sync/", "sync", {None: 401, "researcher": 403, "expert": 409, "reviewer": 403}),
+    ("post", "/api/annotation/assignments/{a}/match-tone/", {}, {None: 401, "researcher": 403, "expert": 409, "reviewer": 403}),
+    ("post", "/api/annotation/assignments/{a}/xmp/", "xmp_files",
+     {None: 401, "researcher": 403, "expert": 409, "reviewer": 403}),
+    ("post", "/api/annotation/assignments/{a}/issues/{issue}/resolve/", {},
+     {None: 401, "researcher": 403, "expert": 409, "reviewer": 403}),
+    ("get", "/api/annotation/assignments/{a}/photos/{p}/params", None,
+     {None: 401, "researcher": 200, "expert": 200, "reviewer": 200}),
+    ("put", "/api/annotation/assignments/{a}/photos/{p}/params", {"params": {"exposure": 0.5}},
+     {None: 401, "researcher": 403, "expert": 409, "reviewer": 403}),
+    ("get", "/api/annotation/assignments/{a}/photos/{p}/history", None,
+     {None: 401, "researcher": 200, "expert": 200, "reviewer": 200}),
+    ("get", "/api/annotation/assignments/{a}/photos/{p}/xmp", None,
+     {None: 401, "researcher": 200, "expert": 200, "reviewer": 200}),
+    ("put", "/api/annotation/assignments/{a}/photos/{p}/xmp", "xmp",
+     {None: 401, "researcher": 403, "expert": 409, "reviewer": 403}),
+    ("get", "/api/annotation/assignments/{a}/photos/{p}/mask", None,
+     {None: 401, "researcher": 200, "expert": 200, "reviewer": 200}),
+    ("post", "/api/annotation/assignments/{a}/photos/{p}/mask", {"clicks": [{"x": 5, "y": 5, "positive": True}]},
+     {None: 401, "researcher": 403, "expert": 409, "reviewer": 403}),
+    ("get", "/api/annotation/projects/", None, {None: 401, "researcher": 200, "expert": 403, "reviewer": 200}),
+    ("post", "/api/annotation/projects/", "project", {None: 401, "researcher": 201, "expert": 403, "reviewer": 403}),
+    ("get", "/api/annotation/projects/{project}/", None, {None: 401, "researcher": 200, "expert": 403, "reviewer": 200}),
+    ("post", "/api/annotation/projects/{project}/freeze/", None,
+     {None: 401, "researcher": 409, "expert": 403, "reviewer": 403}),
+    ("get", "/api/annotation/projects/{project}/agreement/", None,
+     {None: 401, "researcher": 200, "expert": 403, "reviewer": 200}),
+    ("get", "/api/annotation/projects/{project}/dashboard/", None,
+     {None: 401, "researcher": 200, "expert": 403, "reviewer": 403}),
+    ("get", "/api/annotation/projects/{project}/dashboard.csv", None,
+     {None: 401, "researcher": 200, "expert": 403, "reviewer": 403}),
+    ("get", "/api/annotation/projects/{project}/export/", None, {None: 401, "researcher": 200, "expert": 403, "reviewer": 403}),
+    ("post", "/api/annotation/projects/{project}/export/", {"sizes": ["360p"]},
+     {None: 401, "researcher": 409, "expert": 403, "reviewer": 403}),
+]
+
+
+@pytest.fixture
+def in_review(make_user):
+    from tests.unit.annotation_support import edit_all, make_project, make_workspace
+    from webapp.annotation import services
+    from webapp.annotation.models import ReviewIssue
+
+    ws = make_workspace(make_user, per_group=2)
+    project = make_project(ws)
+    a = project.assignments.get(slot="a")
+    a = services.assign(assignment=a, by=ws.researcher, expert_id=ws.experts[0].pk, reviewer_id=ws.reviewers[0].pk)
+    edit_all(a)
+    a = services.submit(assignment=a, user=ws.experts[0])
+    issue = ReviewIssue.objects.create(assignment=a, author=ws.reviewers[0], round=1, comment="warmer")
+    return ws, project, a, issue
+
+
+def _annotation_body(kind, ws, photo):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from inference.xmp import write_xmp
+
+    if kind == "assign":
+        return {"expert": ws.experts[0].pk}, "json"
+    if kind == "sync":
+        return {"from": photo.pk, "photos": [photo.pk], "keys": ["exposure"]}, "json"
+    if kind == "xmp":
+        return write_xmp({"exposure": 0.5}), "xmp"
+    if kind == "xmp_files":
+        return {"files": [SimpleUploadedFile(photo.original_name.replace(".png", ".xmp"),
+                                             write_xmp({"exposure": 0.5}).encode())]}, "multipart"
+    if kind == "project":
+        return {"title": "Another", "groups": [ws.groups[0].pk]}, "json"
+    return kind, "json"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("method,url,body,expected", ANNOTATION_MATRIX, ids=[f"{m} {u}" for m, u, _, _ in ANNOTATION_MATRIX])
+def test_annotation_endpoint_role_matrix(role, method, url, body, expected, client_for, in_review):
+    ws, project, a, issue = in_review
+    user = {None: None, "researcher": ws.researcher, "expert": ws.experts[0], "reviewer": ws.reviewers[0]}[role]
+    client = client_for(user)
+    photo = ws.photos[ws.groups[0].pk][0]
+    path = url.format(a=a.pk, p=photo.pk, project=project.pk, issue=issue.pk)
+    data, fmt = (None, None) if body is None else _annotation_body(body, ws, photo)
+    if fmt == "xmp":
+        response = getattr(client, method)(path, data, content_type="application/rdf+xml")
+    else:
+        response = getattr(client, method)(path, data, format=fmt)
+    assert response.status_code == expected[role], response.content[:300]
+    if response.status_code >= 400:
+        assert "detail" in response.json()
+
+
+@pytest.mark.django_db
+def test_annotation_work_of_others_is_not_found(client_for, make_user, in_review):
+    ws, project, a, _issue = in_review
+    photo = ws.photos[ws.groups[0].pk][0]
+    for user in (ws.experts[1], make_user("researcher"), ws.reviewers[1]):
+        client = client_for(user)
+        assert client.get(f"/api/annotation/assignments/{a.pk}/photos/{photo.pk}/params").status_code == 404
+        assert client.get(f"/api/annotation/projects/{project.pk}/dashboard/").status_code in (403, 404)
+    # A reviewer sees another's review only once it is theirs or unclaimed; the researcher of another
+    # project sees nothing of this one.
+    assert client_for(make_user("researcher")).get(f"/api/annotation/projects/{project.pk}/").status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_annotation_project_socket_roles(make_user, in_review):
+    from tests.unit.test_studies_socket import _open
+
+    ws, project, _a, _issue = in_review
+    path = f"/ws/annotation/projects/{project.pk}/"
+    assert _open(path, None) == (4401, None)
+    assert _open(path, ws.experts[0]) == (4403, None)
+    assert _open(path, make_user("researcher")) == (4404, None)
+    assert _open(path, ws.researcher) == (None, {"type": "hello", "project": project.pk})
+    assert _open(path, ws.reviewers[0]) == (None, {"type": "hello", "project": project.pk})

@@ -1,0 +1,189 @@
+"""Write a frozen project as a PPR10K-layout dataset folder (``docs/annotation.md``, *Export*)::
+
+    DIR/manifest.json            project, dataset version, renderer version, split, slot→expert,
+                                 rounds, sha256 of every file, unsupported XMP keys
+    DIR/groups.csv               group, idx, photo_id, original_name, width, height, split
+    DIR/params_{s}/{g}_{i}.json  each slot's parameters      DIR/xmp_target_{s}/{g}_{i}.xmp
+    DIR/masks_{full,360p}/{g}_{i}.png                        binary 0/255 human masks
+    DIR/{full,360p}/{train,val}/{source,target_{s}…}/{g}_{i}.tif
+    DIR/agreement/{icc,delta_e,glc,self_consistency}.csv
+    DIR/harmonization/{composite,fg_mask,ref_mask,target_{s}…}/{g}_{i}.{tif,png}   (harmonization)
+
+Targets are rendered from the full-resolution original with the project's renderer, then resized
+like the sources (short side 360, area averaging); sources keep their bit depth (16-bit stays
+16-bit), targets are 8-bit, as in PPR10K. The split is by group (``inference.datasets.split_groups``,
+the synthetic generator's rule), so no group is in both train and val.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from inference import xmp
+from inference.datasets import split_groups
+from inference.imagefiles import write_mask_png, write_tiff
+from inference.imageio import make_proxy
+from webapp.annotation import rendering, reports, selectors
+from webapp.annotation.models import AnnotationProject, Assignment
+from webapp.photos.models import Mask
+from webapp.refusal import Conflict
+
+SHORT_SIDE = {"360p": 360, "full": None}
+
+
+def _resized(image: np.ndarray, size: str) -> np.ndarray:
+    short = SHORT_SIDE[size]
+    return image if short is None else make_proxy(image, short)
+
+
+def _write_json(path: Path, data) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1, sort_keys=True, default=str) + "\n")
+
+
+def _csv(path: Path, header: list[str], rows: list[list]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def _tiff(path: Path, image: np.ndarray, bits: int = 8) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_tiff(path, image, bits=bits)
+
+
+def _mask_png(path: Path, mask: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_mask_png(path, mask)
+
+
+def _agreement_csvs(root: Path, project: AnnotationProject) -> None:
+    report = reports.agreement(project)
+    slots = report["slots"]
+    _csv(root / "agreement" / "icc.csv", ["slider", "n", "icc_a1", "icc_c1", *[f"offset_{s}" for s in slots]],
+         [[k, v["n"], v["icc_a1"], v["icc_c1"], *[(v["style_offsets"] or {}).get(s) for s in slots]]
+          for k, v in report["icc"].items()])
+    _csv(root / "agreement" / "delta_e.csv", ["slot_1", "slot_2", "photos", "delta_e76", "delta_e_hc"],
+         [[*r["slots"], r["photos"], r["delta_e76"], r["delta_e_hc"]] for r in report["delta_e"]])
+    _csv(root / "agreement" / "glc.csv", ["group", "name", *[f"glc_{s}" for s in slots]],
+         [[r["group"], r["name"], *[r[s] for s in slots]] for r in report["glc"]["groups"]])
+    _csv(root / "agreement" / "self_consistency.csv",
+         ["expert", "slot", "photo", "delta_e76", "mean_abs_slider_difference"],
+         [[r["expert"], r["slot"], r["photo"], r["delta_e76"], r["mean_abs_slider_difference"]]
+          for r in report["self_consistency"]])
+
+
+class _Writer:
+    def __init__(self, root: Path, project: AnnotationProject, sizes: list[str]):
+        self.root, self.project, self.sizes = root, project, sizes
+        self.harmonization = project.kind == AnnotationProject.Kind.HARMONIZATION
+        self.harmonization_size = "full" if "full" in sizes else "360p"
+
+    def photo(self, name: str, split: str, photo, slot_edits: dict) -> tuple[int, int]:
+        original = rendering.source(photo, "original")
+        bits = 16 if photo.bit_depth == 16 else 8
+        human = rendering.mask_array(rendering.latest_mask(photo, Mask.Kind.HUMAN), *original.shape[:2])
+        targets = {slot: rendering.render(photo, edit.params, size="original", harmonization=self.harmonization,
+                                          image=original) for slot, edit in slot_edits.items()}
+        if self.harmonization:
+            self._harmonization(name, photo, original, targets, bits)
+        else:
+            for size in self.sizes:
+                base = self.root / size / split
+                _tiff(base / "source" / f"{name}.tif", _resized(original, size), bits)
+                for slot, target in targets.items():
+                    _tiff(base / f"target_{slot}" / f"{name}.tif", _resized(target, size))
+        for size in self.sizes:
+            if human is not None:
+                _mask_png(self.root / f"masks_{size}" / f"{name}.png", _resized(human, size))
+        for slot, edit in slot_edits.items():
+            _write_json(self.root / f"params_{slot}" / f"{name}.json",
+                        {"params": edit.params, "renderer_version": edit.renderer_version, "edit_version": edit.version,
+                         "round": edit.round, "saved_at": edit.saved_at.isoformat()})
+            path = self.root / f"xmp_target_{slot}" / f"{name}.xmp"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(xmp.write_xmp(edit.params))
+        return original.shape[1], original.shape[0]
+
+    def _harmonization(self, name, photo, composite, targets, bits) -> None:
+        size = self.harmonization_size
+        base = self.root / "harmonization"
+        h, w = composite.shape[:2]
+        _tiff(base / "composite" / f"{name}.tif", _resized(composite, size), bits)
+        for kind, folder in ((Mask.Kind.FOREGROUND, "fg_mask"), (Mask.Kind.REFERENCE, "ref_mask")):
+            mask = rendering.mask_array(rendering.latest_mask(photo, kind), h, w)
+            if mask is not None:
+                _mask_png(base / folder / f"{name}.png", _resized(mask, size))
+        for slot, target in targets.items():
+            _tiff(base / f"target_{slot}" / f"{name}.tif", _resized(target, size))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def export_dataset(project: AnnotationProject, out: str | Path, sizes: list[str],
+                   progress: Callable[[float], None] | None = None) -> dict:
+    """Write the project's frozen dataset version into ``out``; returns the manifest."""
+    root = Path(out)
+    root.mkdir(parents=True, exist_ok=True)
+    assignments = list(project.assignments.select_related("project_group__group", "expert", "reviewer"))
+    edits = selectors.current_edits(assignments)
+    groups = list(project.project_groups.select_related("group").order_by("index"))
+    splits = split_groups(len(groups), project.split_seed, project.val_fraction)
+    by_group = {pg.pk: {a.slot: a for a in assignments if a.project_group_id == pg.pk} for pg in groups}
+    writer = _Writer(root, project, sizes)
+    rows, unsupported = [], {}
+    work = [(pg, i, photo) for pg in groups for i, photo in enumerate(selectors.group_photos(pg))]
+    for done, (pg, i, photo) in enumerate(work):
+        name = f"{pg.index}_{i}"
+        slot_edits = {slot: edits[(a.pk, photo.pk)] for slot, a in by_group[pg.pk].items()
+                      if (a.pk, photo.pk) in edits}
+        width, height = writer.photo(name, splits[pg.index], photo, slot_edits)
+        rows.append([pg.index, i, photo.pk, photo.original_name, width, height, splits[pg.index]])
+        for slot, edit in slot_edits.items():
+            if edit.unsupported:
+                unsupported[f"{name}/{slot}"] = edit.unsupported
+        if progress:
+            progress(0.9 * (done + 1) / max(1, len(work)))
+    _csv(root / "groups.csv", ["group", "idx", "photo_id", "original_name", "width", "height", "split"], rows)
+    _agreement_csvs(root, project)
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.name != "manifest.json")
+    manifest = {
+        "project": {"id": project.pk, "title": project.title, "kind": project.kind},
+        "dataset_version": project.dataset_version,
+        "renderer_version": rendering.RENDERER_VERSION,
+        "sizes": sizes,
+        "split": {"seed": project.split_seed, "val_fraction": project.val_fraction, "by": "group",
+                  "val_groups": sorted(g for g, s in splits.items() if s == "val")},
+        "slots": {slot: sorted({a.expert.username for a in assignments if a.slot == slot and a.expert})
+                  for slot in project.slots},
+        "assignments": [{"group": a.project_group.index, "slot": a.slot, "state": a.state,
+                         "expert": a.expert.username if a.expert else None,
+                         "reviewer": a.reviewer.username if a.reviewer else None, "rounds": a.round}
+                        for a in assignments],
+        "unsupported_xmp_keys": unsupported,
+        "checksums": {p.relative_to(root).as_posix(): _sha256(p) for p in files},
+    }
+    _write_json(root / "manifest.json", manifest)
+    if progress:
+        progress(1.0)
+    return manifest
+
+
+def frozen_or_refuse(project: AnnotationProject) -> None:
+    """The command and the job export only a frozen version (every assignment frozen)."""
+    if project.dataset_version < 1 or project.assignments.exclude(state=Assignment.State.FROZEN).exists():
+        raise Conflict("Freeze the project first: every assignment must be accepted and frozen.")

@@ -1,0 +1,58 @@
+"""Rendering an edit: the photo (working proxy or original) through the adjust renderer, limited to
+the pasted person for harmonization tasks; and the masks a photo carries.
+
+Everything that shows or measures an expert's result (QA, agreement, the reviewer's view, the
+export) renders through :func:`render`, so they all agree with each other and with the editor.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import inference.engines as engines
+from inference import render as renderer
+from inference.segmentation import resize_image
+from webapp.photos.models import Mask, Photo
+from webapp.photos.selectors import load_mask, load_photo_rgb
+
+RENDERER_VERSION = f"adjust-{engines.spec('adjust').version}"
+# Lightroom's Basic panel order; sliders the renderer does not have (yet) are left out.
+BASIC_ORDER = ("temperature", "tint", "exposure", "contrast", "highlights", "shadows", "whites", "blacks",
+               "texture", "clarity", "dehaze", "vibrance", "saturation")
+SLIDERS = tuple(k for k in BASIC_ORDER if k in renderer.PARAMS)
+
+
+def identity_params() -> dict:
+    return renderer.normalize_params({})
+
+
+def latest_mask(photo: Photo, kind: str) -> Mask | None:
+    return photo.masks.filter(kind=kind).order_by("-id").first()
+
+
+def mask_array(mask: Mask | None, height: int, width: int) -> np.ndarray | None:
+    """The mask in [0, 1] at (height, width), or None."""
+    if mask is None:
+        return None
+    m = load_mask(mask)
+    if m.shape != (height, width):
+        m = np.clip(resize_image(m, height, width), 0.0, 1.0)
+    return m.astype(np.float32, copy=False)
+
+
+def source(photo: Photo, size: str = "working") -> np.ndarray:
+    """``working`` (short side 360, PPR10K's 360p) or ``original`` (full resolution)."""
+    return load_photo_rgb(photo, size=size)
+
+
+def render(photo: Photo, params: dict, *, size: str = "working", harmonization: bool = False,
+           image: np.ndarray | None = None, progress=None) -> np.ndarray:
+    """The edit's result. For a harmonization task the sliders act on the pasted person only:
+    ``out = src + m·(adjusted − src)`` with ``m`` the photo's foreground mask."""
+    src = source(photo, size) if image is None else image
+    out = renderer.apply_adjustments(src, params, progress)
+    if harmonization:
+        fg = mask_array(latest_mask(photo, Mask.Kind.FOREGROUND), *src.shape[:2])
+        if fg is not None:
+            out = src + fg[..., None] * (out - src)
+    return out

@@ -1,0 +1,77 @@
+from django.core.files.storage import default_storage
+from rest_framework import serializers
+
+from webapp.annotation.models import AnnotationProject, Assignment, DatasetExport, Edit, ReviewIssue
+
+
+class AssignmentSerializer(serializers.ModelSerializer):
+    project_title = serializers.CharField(source="project.title", read_only=True)
+    kind = serializers.CharField(source="project.kind", read_only=True)
+    group = serializers.IntegerField(source="project_group.index", read_only=True)
+    group_name = serializers.CharField(source="project_group.group.name", read_only=True)
+    expert = serializers.CharField(source="expert.username", default=None, read_only=True)
+    reviewer = serializers.CharField(source="reviewer.username", default=None, read_only=True)
+
+    class Meta:
+        model = Assignment
+        fields = ["id", "project", "project_title", "kind", "group", "group_name", "slot", "expert", "reviewer",
+                  "state", "round", "first_pass", "submitted_at", "updated_at"]
+
+
+class EditSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Edit
+        fields = ["id", "photo", "version", "params", "renderer_version", "source", "round", "saved_at", "unsupported"]
+
+
+class IssueSerializer(serializers.ModelSerializer):
+    author = serializers.CharField(source="author.username", read_only=True)
+
+    class Meta:
+        model = ReviewIssue
+        fields = ["id", "assignment", "photo", "region", "slider", "comment", "suggested_params", "state", "reply",
+                  "author", "round", "created_at", "resolved_at"]
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    owner = serializers.CharField(source="owner.username", read_only=True)
+    groups = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AnnotationProject
+        fields = ["id", "title", "kind", "owner", "slots", "max_rounds", "qa", "duplicates", "split_seed",
+                  "val_fraction", "dataset_version", "frozen_at", "created_at", "groups"]
+
+    def get_groups(self, obj) -> list[dict]:
+        return [{"index": pg.index, "id": pg.group_id, "name": pg.group.name}
+                for pg in obj.project_groups.select_related("group")]
+
+
+class ExportSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DatasetExport
+        fields = ["id", "project", "sizes", "dataset_version", "status", "progress", "files", "error", "url",
+                  "created_at", "finished_at"]
+
+    def get_url(self, obj) -> str | None:
+        return default_storage.url(obj.path) if obj.path else None
+
+
+class ProjectCreateSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    groups = serializers.ListField(child=serializers.IntegerField(), min_length=1)
+    kind = serializers.ChoiceField(choices=AnnotationProject.Kind.choices, default="retouch")
+    slots = serializers.ListField(child=serializers.CharField(max_length=8), required=False)
+    max_rounds = serializers.IntegerField(default=3)
+    qa = serializers.DictField(required=False)
+    duplicates = serializers.IntegerField(default=0)
+    split_seed = serializers.IntegerField(default=0)
+    val_fraction = serializers.FloatField(default=0.2)
+
+
+class ReviewSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=["accept", "changes_requested"])
+    issues = serializers.ListField(child=serializers.DictField(), required=False, default=list)
+    reopen = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
