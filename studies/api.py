@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -32,9 +32,10 @@ class StudySerializer(serializers.ModelSerializer):
     class Meta:
         model = Study
         fields = ["id", "title", "public_id", "kind", "allow_tie", "rank_k", "instructions", "consent_text",
-                  "practice_trials", "participants_wanted", "trials_per_participant", "attention_every",
-                  "attention_threshold", "schedule", "min_width", "min_height", "completion_code",
-                  "prolific_redirect", "status", "seed", "joined", "created_at"]
+                  "practice_trials", "participants_wanted", "recruit_margin", "trials_per_participant",
+                  "attention_every", "attention_threshold", "schedule", "min_width", "min_height", "min_view_ms",
+                  "speeder_ms", "straightline_share", "exclude_flagged", "completion_code", "prolific_redirect",
+                  "status", "seed", "joined", "created_at"]
         read_only_fields = ["id", "public_id", "status", "joined", "created_at"]
 
 
@@ -44,6 +45,13 @@ class ResearcherView(APIView):
 
     def study(self, request, pk: int) -> Study:
         return get_object_or_404(selectors.studies_for(request.user), pk=pk)
+
+    @staticmethod
+    def body(request) -> dict:
+        """The request's JSON (or form) body, refused unless it is an object."""
+        if not hasattr(request.data, "get"):
+            raise Refusal("Send a JSON object.")
+        return request.data
 
 
 def study_detail(study: Study) -> dict:
@@ -95,7 +103,7 @@ class StudyDetailView(ResearcherView):
 class MethodListView(ResearcherView):
     def post(self, request, pk):
         study = self.study(request, pk)
-        method = setup.add_method(study, str(request.data.get("name", "")))
+        method = setup.add_method(study, str(self.body(request).get("name", "")))
         return Response({"id": method.id, "name": method.name}, status=status.HTTP_201_CREATED)
 
 
@@ -135,20 +143,20 @@ class ItemsFromJobsView(ResearcherView):
     "subset"?}``: one job per photo of the group × method (again: retries failed ones only, and builds
     any item whose jobs all succeeded). Items are built as their jobs finish (studies.engine_items)."""
 
-    parser_classes = [JSONParser]
-
     def get(self, request, pk):
         return Response(selectors.job_items_status(self.study(request, pk)))
 
     def post(self, request, pk):
         study = self.study(request, pk)
-        group_id = request.data.get("group")
-        group = PhotoGroup.objects.filter(pk=group_id).first() if isinstance(group_id, int) else None
+        body = self.body(request)
+        group_id = body.get("group")
+        group = PhotoGroup.objects.filter(pk=group_id).first() \
+            if isinstance(group_id, int) and not isinstance(group_id, bool) and 0 < group_id < 2**63 else None
         if group is None:
             raise Refusal("Send the photo group's id as 'group'.")
-        subset = request.data.get("subset")
+        subset = body.get("subset")
         created = engine_items.items_from_jobs(study, owner=request.user, group=group,
-                                               methods=request.data.get("methods"),
+                                               methods=body.get("methods"),
                                                subset=None if subset is None else str(subset))
         return Response({"jobs_created": created, **selectors.job_items_status(study)},
                         status=status.HTTP_201_CREATED)
@@ -156,11 +164,9 @@ class ItemsFromJobsView(ResearcherView):
 
 @extend_schema_view(post=extend_schema(request=StatusBody))
 class StatusView(ResearcherView):
-    parser_classes = [JSONParser]
-
     def post(self, request, pk):
         study = self.study(request, pk)
-        setup.set_status(study, str(request.data.get("status", "")))
+        setup.set_status(study, str(self.body(request).get("status", "")))
         return Response(study_detail(study))
 
 
@@ -231,12 +237,10 @@ class DashboardView(ResearcherView):
 
 @extend_schema_view(patch=extend_schema(request=ExclusionBody))
 class ParticipantView(ResearcherView):
-    parser_classes = [JSONParser]
-
     def patch(self, request, pk, participant_id):
         study = self.study(request, pk)
         participant = get_object_or_404(study.participants, pk=participant_id)
-        excluded = request.data.get("excluded")
+        excluded = self.body(request).get("excluded")
         if excluded not in (True, False, None):
             raise Refusal("excluded must be true, false or null (automatic).")
         setup.set_exclusion(participant, excluded)
@@ -250,7 +254,7 @@ class OutputImageView(ResearcherView):
     def get(self, request, pk, output_id):
         study = self.study(request, pk)
         if output_id == 0:
-            item = get_object_or_404(study.items, pk=int(request.query_params.get("item", 0)))
+            item = get_object_or_404(study.items, pk=_int(request, "item", 0, 2**63 - 1))
             path = item.input_image.name
         else:
             path = get_object_or_404(Output, pk=output_id, item__study=study).image.name

@@ -23,7 +23,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 
 import inference.engines as engines
-from studies import images, live
+from studies import images, inputs, live
 from studies.models import Item, JobItem, Study
 from studies.setup import add_item_arrays, add_method, require_unfrozen
 from webapp.jobs.models import Job
@@ -81,6 +81,8 @@ def items_from_jobs(study: Study, *, owner, group, methods, subset: str | None =
     if len(photos) * len(specs) > MAX_JOBS:
         raise Refusal(f"That would be {len(photos) * len(specs)} jobs; at most {MAX_JOBS} at once.")
     subset = (group.name if subset is None else str(subset)).strip()[:100]
+    if inputs.UNSTORABLE.search(subset):
+        raise Refusal("A subset name cannot hold NUL characters or lone surrogates.")
     existing = {(j.photo_id, j.method): j for j in
                 JobItem.objects.filter(study=study, photo__in=photos).select_related("job")}
     created = 0

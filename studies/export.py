@@ -1,12 +1,19 @@
-"""Exports beyond CSV/JSON: a LaTeX table in the style of Table III of the retouching paper."""
+"""Exports beyond CSV/JSON: a LaTeX table in the style of Table III of the retouching paper. Every name
+in it (methods, subsets, the study's title) is escaped (``_tex``); votes.csv escapes formulas
+(``studies.analysis.data.csv_cell``)."""
 
 from __future__ import annotations
 
+# Every character TeX treats specially, as text. "^" becomes a macro, so "^^5c"-style character codes
+# (TeX reads "^^5c" as a backslash) cannot form; control characters (TeX's ^^M and friends, NUL)
+# become spaces.
+_TEX = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "%": r"\%", "#": r"\#",
+        "_": r"\_", "^": r"\textasciicircum{}", "~": r"\textasciitilde{}"}
+
 
 def _tex(text: str) -> str:
-    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#")):
-        text = text.replace(a, b)
-    return text
+    """``text`` (a method, subset or study name) as LaTeX that prints it and does nothing else."""
+    return "".join(_TEX.get(c, " " if c < " " or c == "\x7f" else c) for c in str(text))
 
 
 def _block(res: dict, ci: bool) -> list[str]:

@@ -4,32 +4,37 @@ to the database and back to a status and a JSON body.
 
 ``ROUTES`` is the route table (method, path pattern, URL name, answer), read by both adapters:
 
+* ``studies.participate.hot_view``, the Django view of each route (``studies/urls.py``);
 * ``studies.fastpath.ParticipantFastPath``, the ASGI wrapper production requests go through
-  (``webapp/asgi.py``): it skips Django's middleware and runs an answer on any worker thread with a
-  connection borrowed from the process-wide psycopg pool (``with_connection``);
-* ``studies.participate``, plain Django views for everything that calls Django directly: the
-  in-process test client and simulated participants (the caller's thread, connection and
-  transaction, which is what lets a test see its own uncommitted rows), or a server run without
-  the fast path.
+  (``webapp/asgi.py``): for exactly these routes it runs Django's own handler (middleware, URL
+  resolution, the view above) synchronously on one worker thread instead of Django's ASGI handler,
+  which hops threads for every middleware hook; it marks the request ``POOLED`` so that the view
+  runs the answer on a connection borrowed from the process-wide psycopg pool (``with_connection``).
+  Callers that go through Django directly (the in-process test client, simulated participants) run
+  the answer on the caller's thread, connection and transaction, which is what lets a test see its
+  own uncommitted rows.
 
-Answers raise refusals (``webapp.refusal``); each adapter turns them into a response in one place.
-A vote is one SELECT and one INSERT (``studies.participation.record_vote``).
+Answers raise refusals (``webapp.refusal``), answered as responses by Django's middleware on both
+paths. A vote is one SELECT and one INSERT (``studies.participation.record_vote``).
 """
 
 from __future__ import annotations
 
-import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import InterfaceError, OperationalError, connection
 
-from studies import participation, selectors
+from studies import inputs, participation, selectors
 from studies.participation import UNAUTHORISED
 from webapp.refusal import Refusal, Unauthorised
 
+log = logging.getLogger("django.request")
+
 TOKEN_HEADER = "X-Participant-Token"
 MAX_TOKEN_CHARS = 200
+POOLED = "studies.pooled_connection"  # request.META key the fast path sets (no header can make one)
 
 
 def token_hash(token: str) -> str:
@@ -46,16 +51,6 @@ def participant_for(token: str):
     return participant
 
 
-def parse_body(body: bytes) -> dict:
-    try:
-        data = json.loads(body or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        data = None
-    if not isinstance(data, dict):
-        raise Refusal("Send a JSON object.")
-    return data
-
-
 def answer_next(token: str, body: bytes) -> tuple[int, dict]:
     """The participant's next trial, or their completion (code, redirect) when none is left."""
     participant = participant_for(token)
@@ -68,7 +63,7 @@ def answer_next(token: str, body: bytes) -> tuple[int, dict]:
 def answer_vote(token: str, body: bytes, trial_id: str) -> tuple[int, dict]:
     """201 stored now; 200 the same answer was already stored (a retry, nothing new)."""
     hashed = token_hash(token)
-    recorded = participation.record_vote(trial_id, hashed, parse_body(body))
+    recorded = participation.record_vote(trial_id, hashed, inputs.parse_body(body))
     return (201 if recorded.created else 200), {"stored": recorded.created}
 
 
@@ -92,8 +87,9 @@ def with_connection(answer: Callable[..., tuple[int, dict]], *args, **kwargs) ->
 
     The pool hands out idle connections without testing them (CONN_HEALTH_CHECKS is off), so after
     a database restart the first use fails: the broken connection is then dropped, the pool's
-    idle connections are checked (dead ones replaced), and ``answer`` runs once more. Both answers
-    are safe to repeat: a read, and a vote INSERT whose constraints turn a repeat into a 200."""
+    idle connections are checked (dead ones replaced), and ``answer`` runs once more; if that fails
+    too the answer is a 503 (retry later). Both answers are safe to repeat: a read, and a vote INSERT
+    whose constraints turn a repeat into a 200."""
     try:
         try:
             return answer(*args, **kwargs)
@@ -102,6 +98,10 @@ def with_connection(answer: Callable[..., tuple[int, dict]], *args, **kwargs) ->
             pool = getattr(connection, "pool", None)
             if pool is not None:
                 pool.check()
-            return answer(*args, **kwargs)
+            try:
+                return answer(*args, **kwargs)
+            except (OperationalError, InterfaceError):
+                log.exception("database unavailable")
+                raise Refusal("The database is unavailable; please retry.", status=503) from None
     finally:
         connection.close()

@@ -34,6 +34,11 @@ def new_token() -> str:
     return secrets.token_urlsafe(18)
 
 
+def new_completion_code() -> str:
+    """One code for the whole study, as Prolific configures it (8 characters, e.g. ``C4A1F09E``)."""
+    return secrets.token_hex(4).upper()
+
+
 class Study(models.Model):
     class Schedule(models.TextChoices):
         BALANCED = "balanced", "Balanced"
@@ -53,14 +58,20 @@ class Study(models.Model):
     instructions = models.TextField(default=DEFAULT_INSTRUCTIONS)
     consent_text = models.TextField(default=DEFAULT_CONSENT)
     practice_trials = models.PositiveSmallIntegerField(default=2)
-    participants_wanted = models.PositiveIntegerField(default=20)
+    participants_wanted = models.PositiveIntegerField(default=20)  # the quota: joins close once this many completed
+    recruit_margin = models.PositiveIntegerField(default=5)  # joins beyond the quota allowed for drop-outs
     trials_per_participant = models.PositiveIntegerField(default=50)
     attention_every = models.PositiveSmallIntegerField(default=10)  # one gold trial per N trials; 0 = none
     attention_threshold = models.FloatField(default=0.75)
     schedule = models.CharField(max_length=16, choices=Schedule.choices, default=Schedule.BALANCED)
     min_width = models.PositiveIntegerField(default=1000)
     min_height = models.PositiveIntegerField(default=600)
-    completion_code = models.CharField(max_length=64, blank=True)  # Prolific's code; blank → one per person
+    min_view_ms = models.PositiveIntegerField(default=0)  # answers given sooner after the images showed: refused
+    speeder_ms = models.PositiveIntegerField(default=700)  # median time between answers below: flagged; 0 = off
+    straightline_share = models.FloatField(default=0.9)  # share of one same answer at or above: flagged; 0 = off
+    exclude_flagged = models.BooleanField(default=False)  # flagged participants excluded automatically
+    # Prolific's code (one per study; generated, or pasted from Prolific); blank → one per participant.
+    completion_code = models.CharField(max_length=64, blank=True, default=new_completion_code)
     prolific_redirect = models.BooleanField(default=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     seed = models.IntegerField(default=0)
@@ -123,6 +134,9 @@ class Participant(models.Model):
     label = models.CharField(max_length=16)  # "P007": what researchers and exports see
     params = models.JSONField(default=dict, blank=True)
     screen = models.JSONField(default=dict, blank=True)
+    platform_id = models.CharField(max_length=300, blank=True)  # "prolific:<PROLIFIC_PID>": one participant each
+    client_key = models.CharField(max_length=80, blank=True)  # the page's key for its join: retries find it
+    token_salt = models.CharField(max_length=32, blank=True)  # with SECRET_KEY, derives the token again
     consent_at = models.DateTimeField()
     completion_code = models.CharField(max_length=64)
     completed_at = models.DateTimeField(null=True, blank=True)
@@ -131,6 +145,12 @@ class Participant(models.Model):
 
     class Meta:
         ordering = ["slot"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "platform_id"], condition=~models.Q(platform_id=""),
+                                    name="participant_platform_id_unique"),
+            models.UniqueConstraint(fields=["study", "client_key"], condition=~models.Q(client_key=""),
+                                    name="participant_client_key_unique"),
+        ]
 
     def __str__(self) -> str:
         return self.label

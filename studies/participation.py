@@ -7,18 +7,25 @@ HTTP side of the two hot calls (``next/`` and the vote) is ``studies.hot_path``.
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 
 import numpy as np
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
-from studies import kinds, live, scheduling, selectors
+from studies import inputs, kinds, live, scheduling, selectors
 from studies.models import Output, Participant, Response, Study, Trial, TrialImage
-from webapp.refusal import Conflict, Forbidden, NotFound, Refusal, Unauthorised
+from webapp.refusal import Conflict, NotFound, Refusal, TooMany, Unauthorised
 
 UNAUTHORISED = "Send the X-Participant-Token header you received when joining."
 PROLIFIC_COMPLETE = "https://app.prolific.com/submissions/complete?cc="
@@ -54,24 +61,121 @@ def _make_trials(study: Study, participant: Participant, specs: list[dict], star
     return trials
 
 
-def join(study: Study, *, consent: bool, params: dict | None = None, screen: dict | None = None):
-    """A new participant: returns (participant, raw token). Trials are dealt out at once, unless the
-    study's kind chooses them one at a time (adaptive)."""
-    if not consent:
+@dataclass(frozen=True)
+class Joined:
+    """A join's outcome: the participant, their token and whether they joined now (False: the same
+    person or the same page's retry joined before, and resumes)."""
+
+    participant: Participant
+    token: str
+    created: bool
+
+
+def check_join_rate(client: str) -> None:
+    """TooMany when ``client`` (an address) or everybody together joined more often than the settings
+    ``STUDY_JOIN_RATE_PER_IP`` / ``STUDY_JOIN_RATE_GLOBAL`` allow; counted in the default cache, in
+    fixed windows."""
+    per_client, everyone = _rate(settings.STUDY_JOIN_RATE_PER_IP), _rate(settings.STUDY_JOIN_RATE_GLOBAL)
+    if per_client and _over(f"ip:{hashlib.sha256(client.encode()).hexdigest()[:32]}", *per_client):
+        raise TooMany("Too many people joined from your network just now; please try again in a minute.")
+    if everyone and _over("all", *everyone):
+        raise TooMany("Too many people are joining right now; please try again in a minute.")
+
+
+_PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600,
+            "d": 86400, "day": 86400}
+
+
+def _rate(spec: str) -> tuple[int, int] | None:
+    """"30/min" → (30, 60); "0" or "" → None (no limit). The period is a unit or a number of seconds."""
+    count, _, period = str(spec or "0").partition("/")
+    try:
+        limit = int(count)
+        seconds = int(period) if period.strip().isdigit() else _PERIODS[period.strip() or "min"]
+    except (KeyError, ValueError):
+        raise ImproperlyConfigured(f"A join rate is N/period (30/min, 100/h, 5/60), not {spec!r}.") from None
+    return (limit, max(1, seconds)) if limit > 0 else None
+
+
+def _over(key: str, limit: int, seconds: int) -> bool:
+    """Count one join in the current window of ``key``; True when that makes more than ``limit``."""
+    window = f"studies:join:{key}:{seconds}:{int(time.time()) // seconds}"
+    cache.add(window, 0, timeout=seconds + 1)
+    try:
+        return cache.incr(window) > limit
+    except ValueError:  # evicted between add and incr
+        cache.set(window, 1, timeout=seconds + 1)
+        return 1 > limit
+
+
+def _derived_token(participant: Participant) -> str:
+    """The participant's token: an HMAC (SECRET_KEY) of their study and salt, so that a rejoin or a
+    retried join can be answered with the same token although only its hash is stored."""
+    digest = salted_hmac("studies.participant-token", f"{participant.study_id}:{participant.token_salt}",
+                         algorithm="sha256").digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def _resume(participant: Participant) -> str:
+    """The token of a participant who joined before (re-issued if it was not derived: an older
+    participant, or SECRET_KEY changed; their earlier token then stops working)."""
+    if not participant.token_salt:
+        participant.token_salt = secrets.token_urlsafe(16)
+    token = _derived_token(participant)
+    if hash_token(token) != participant.token_hash:
+        participant.token_hash = hash_token(token)
+        participant.save(update_fields=["token_salt", "token_hash"])
+    return token
+
+
+def not_open_message(study: Study) -> str:
+    return "This study has not opened yet." if study.status == Study.Status.DRAFT else \
+        "This study is closed; thank you for your interest."
+
+
+def _earlier(study: Study, platform: str, client_key: str) -> Participant | None:
+    """Who joined before as the same person (platform id) or through the same page (client key)."""
+    match = (Q(platform_id=platform) if platform else Q()) | (Q(client_key=client_key) if client_key else Q())
+    return study.participants.filter(match).order_by("slot").first() if match else None
+
+
+def _check_quota(study: Study) -> None:
+    """Joins close once ``participants_wanted`` completed, or that many plus ``recruit_margin`` joined."""
+    wanted = study.participants_wanted
+    full = study.joined >= wanted + study.recruit_margin or (
+        study.joined >= wanted and study.participants.filter(completed_at__isnull=False).count() >= wanted)
+    if full:
+        raise Conflict("This study has all the participants it needs; thank you for your interest.")
+
+
+def join(study: Study, *, consent, params=None, screen=None, client_key=None) -> Joined:
+    """A new participant, or the one who joined before with the same platform id (``PROLIFIC_PID``,
+    MTurk ``workerId``) or client key (a retried join). Refuses a closed or full study (409) and
+    fields of the wrong shape or size (400). Trials are dealt out at once, unless the study's kind
+    chooses them one at a time (adaptive); dealing costs the same for every join."""
+    if consent is not True:
         raise Refusal("Consent is required to take part.")
-    if study.status != Study.Status.OPEN:
-        raise Forbidden("This study is not open.")
-    params = {str(k)[:64]: str(v)[:256] for k, v in (params or {}).items()} if isinstance(params, dict) else {}
-    token = secrets.token_urlsafe(32)
+    link, screen = inputs.params(params), inputs.screen(screen)
+    client_key = inputs.optional_key(client_key, "client_key")
+    platform = inputs.platform_id(link)
     with transaction.atomic():
         locked = Study.objects.select_for_update().get(pk=study.pk)
+        if locked.status != Study.Status.OPEN:
+            raise Conflict(not_open_message(locked))
+        earlier = _earlier(locked, platform, client_key)
+        if earlier is not None:
+            return Joined(earlier, _resume(earlier), created=False)
+        _check_quota(locked)
         slot = locked.joined
         locked.joined = slot + 1
         locked.save(update_fields=["joined"])
-        participant = Participant.objects.create(
-            study=locked, token_hash=hash_token(token), slot=slot, label=f"P{slot + 1:03d}", params=params,
-            screen=screen if isinstance(screen, dict) else {}, consent_at=timezone.now(),
-            completion_code=locked.completion_code or secrets.token_hex(4).upper())
+        participant = Participant(
+            study=locked, slot=slot, label=f"P{slot + 1:03d}", params=link, screen=screen,
+            platform_id=platform, client_key=client_key, token_salt=secrets.token_urlsafe(16),
+            consent_at=timezone.now(), completion_code=locked.completion_code or secrets.token_hex(4).upper())
+        token = _derived_token(participant)
+        participant.token_hash = hash_token(token)
+        participant.save(force_insert=True)
         methods = list(locked.methods.values_list("id", flat=True))
         items = list(locked.items.values_list("id", flat=True))
         kind = kinds.of(locked)
@@ -80,15 +184,16 @@ def join(study: Study, *, consent: bool, params: dict | None = None, screen: dic
         _make_trials(locked, participant, practice, 0, practice=True)
         _make_trials(locked, participant, kind.block(locked, methods, items, slot), len(practice))
     live.study_changed(study.pk)
-    return participant, token
+    return Joined(participant, token, created=True)
 
 
-def save_screen(participant: Participant, screen: dict) -> None:
-    participant.screen = {str(k)[:32]: v for k, v in screen.items() if isinstance(v, str | int | float | bool)}
+def save_screen(participant: Participant, screen) -> None:
+    participant.screen = inputs.screen(screen)
     participant.save(update_fields=["screen"])
 
 
-def _adaptive_next(participant: Participant) -> Trial | None:
+def _adaptive_spec(participant: Participant) -> dict | None:
+    """The next trial an adaptive study makes for the participant, or None when they have had them all."""
     study = participant.study
     made = participant.trials.filter(practice=False).count()
     every = study.attention_every
@@ -101,22 +206,24 @@ def _adaptive_next(participant: Participant) -> Trial | None:
     if every and (made + 1) % (every + 1) == 0:
         real = methods[int(rng.integers(len(methods)))]
         side = rng.random() < 0.5
-        spec = dict(item=items[int(rng.integers(len(items)))], attention=True,
+        return dict(item=items[int(rng.integers(len(items)))], attention=True,
                     left=scheduling.DEGRADED if side else real, right=real if side else scheduling.DEGRADED)
-    else:
-        counts, item_counts = selectors.count_matrix(study, methods)
-        spec = scheduling.adaptive_pair(counts, methods, item_counts, items, rng)
-    start = participant.trials.count()
-    with transaction.atomic():  # the trial and its image tokens together, or neither
-        return _make_trials(study, participant, [spec], start)[0]
+    counts, item_counts = selectors.count_matrix(study, methods)
+    return scheduling.adaptive_pair(counts, methods, item_counts, items, rng)
 
 
 def next_trial(participant: Participant) -> Trial | None:
     """The first unanswered trial (an adaptive study chooses one now); None, and the participant is
-    marked complete, when there is none left."""
+    marked complete, when there is none left. Conflict when there is one but the study is no longer
+    open (the completion code stays available to those who finished)."""
+    study = participant.study
     trial = Trial.objects.filter(participant=participant, response__isnull=True).order_by("position").first()
-    if trial is None and kinds.of(participant.study).adaptive(participant.study):
-        trial = _adaptive_next(participant)
+    spec = _adaptive_spec(participant) if trial is None and kinds.of(study).adaptive(study) else None
+    if (trial is not None or spec is not None) and study.status != Study.Status.OPEN:
+        raise Conflict(not_open_message(study))
+    if spec is not None:
+        with transaction.atomic():  # the trial and its image tokens together, or neither
+            trial = _make_trials(study, participant, [spec], participant.trials.count())[0]
     if trial is None and participant.completed_at is None:
         participant.completed_at = timezone.now()
         participant.save(update_fields=["completed_at"])
@@ -135,9 +242,7 @@ def completion(participant: Participant) -> dict:
 
 
 def _answer_fields(body: dict) -> tuple[str, int]:
-    key = body.get("idempotency_key")
-    if not isinstance(key, str) or not 1 <= len(key) <= 80:
-        raise Refusal("idempotency_key must be a string of 1 to 80 characters.")
+    key = inputs.text(body.get("idempotency_key"), "idempotency_key", inputs.MAX_KEY)
     elapsed = body.get("elapsed_ms", 0)
     if elapsed is None:
         elapsed = 0
@@ -170,14 +275,20 @@ def record_vote(trial_public_id: str, token_hash: str, body: dict) -> VoteRecord
     """One SELECT (the trial, joined with the token's participant and the study's answer rules) and one
     INSERT, whose unique constraints decide. Refuses: Unauthorised for an unknown token, NotFound for
     a trial that is not this participant's, Refusal (400) for a bad answer, Conflict for a different
-    answer to an answered trial or an idempotency key reused for another trial."""
+    answer to an answered trial, an idempotency key reused for another trial, or a study no longer open;
+    Refusal for an answer given sooner than the study's ``min_view_ms`` after its images showed
+    (``elapsed_ms``, as the page measures it)."""
     target = selectors.vote_target(trial_public_id, token_hash)
     if target is None:
         if not Participant.objects.filter(token_hash=token_hash).exists():
             raise Unauthorised(UNAUTHORISED)
         raise NotFound("No such trial for you.")
+    trial_id, participant_id, study_id, kind, allow_tie, candidates, status, min_view_ms = target
+    if status != Study.Status.OPEN:
+        raise Conflict("This study is closed; your earlier answers are kept. Thank you.")
     key, elapsed = _answer_fields(body)
-    trial_id, participant_id, study_id, kind, allow_tie, candidates = target
+    if elapsed < min_view_ms:
+        raise Refusal(f"Please look at the images for at least {min_view_ms / 1000:g} s before answering.")
     choice, order = kinds.of(kind).read_answer(body, allow_tie, len(candidates or ()))
     try:
         if connection.in_atomic_block:  # a test's or a caller's transaction: keep it usable on a clash

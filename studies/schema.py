@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from studies import hot_path
+from studies import hot_path, inputs
 from studies.models import Study
 
 # ----------------------------------------------------------------------------- researcher request bodies
@@ -81,22 +81,34 @@ def _path_param(name: str) -> dict:
     return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
 
 
+_TEXT = {"type": "string", "pattern": "^[^\\u0000]*$"}
 JOIN_BODY = {"type": "object", "required": ["consent"], "properties": {
-    "consent": {"type": "boolean", "description": "Must be true."},
-    "params": {"type": "object", "additionalProperties": {"type": "string"},
-               "description": "URL parameters of the link (PROLIFIC_PID, STUDY_ID, SESSION_ID, workerId, ...)."},
-    "screen": {"type": "object", "additionalProperties": True, "description": "Window and screen size, "
-               "devicePixelRatio, browser."}}}
-SCREEN_BODY = {"type": "object", "additionalProperties": {"oneOf": [{"type": t} for t in ("string", "number", "boolean")]},
-               "description": "Window and screen size, devicePixelRatio, browser."}
+    "consent": {"type": "boolean", "enum": [True], "description": "Must be true."},
+    "params": {"type": "object", "maxProperties": inputs.MAX_PARAMS,
+               "additionalProperties": {**_TEXT, "maxLength": inputs.MAX_PARAM_VALUE},
+               "description": f"URL parameters of the link (PROLIFIC_PID, STUDY_ID, SESSION_ID, workerId, ...; "
+                              f"names of 1 to {inputs.MAX_PARAM_KEY} characters). "
+                              "PROLIFIC_PID (else workerId) identifies the person: joining again with it "
+                              "resumes the same participant."},
+    "screen": {"$ref": "#/components/schemas/ParticipantScreen"},
+    "client_key": {**_TEXT, "minLength": 1, "maxLength": inputs.MAX_KEY,
+                   "description": "A key the page makes for its join: a retried join with it resumes the "
+                                  "participant it made."}}}
+SCREEN_BODY = {"type": "object", "maxProperties": inputs.MAX_SCREEN,
+               "additionalProperties": {"oneOf": [{**_TEXT, "maxLength": inputs.MAX_SCREEN_TEXT},
+                                                  {"type": "number", "minimum": -1e9, "maximum": 1e9},
+                                                  {"type": "boolean"}]},
+               "description": f"Window and screen size, devicePixelRatio, browser (names of 1 to "
+                              f"{inputs.MAX_SCREEN_KEY} characters)."}
 VOTE_BODY = {"type": "object", "required": ["idempotency_key"], "properties": {
     "choice": {"type": "string", "enum": ["left", "right", "tie"], "description": "Pairwise studies ('tie' only "
                "when the study allows it)."},
     "order": {"type": "array", "items": {"type": "integer"}, "description": "Ranking studies: every candidate "
               "index once, best first."},
-    "idempotency_key": {"type": "string", "minLength": 1, "maxLength": 80,
+    "idempotency_key": {**_TEXT, "minLength": 1, "maxLength": inputs.MAX_KEY,
                         "description": "One per trial; sending the same answer again with it stores nothing."},
-    "elapsed_ms": {"type": "number", "description": "Time from the images being shown to the answer."}}}
+    "elapsed_ms": {"type": "number", "description": "Time from the images being shown to the answer; below "
+                   "the study's min_view_ms the answer is refused (400)."}}}
 
 PARTICIPANT_PATHS = {
     "/api/participate/{public_id}/": {"get": {
@@ -107,17 +119,22 @@ PARTICIPANT_PATHS = {
     "/api/participate/{public_id}/join/": {"post": {
         "operationId": "participate_join", "summary": "Join with consent; returns the participant token.",
         "parameters": [_path_param("public_id")], "requestBody": _json(JOIN_BODY),
-        "responses": {"201": _answer("{\"participant_token\"}"), "400": _ERROR, "403": _ERROR, "404": _ERROR}}},
+        "responses": {"201": _answer("Joined: {\"participant_token\"}"),
+                      "200": _answer("Joined before (same PROLIFIC_PID / workerId, or client_key): the same "
+                                     "{\"participant_token\"}"),
+                      "400": _ERROR, "404": _ERROR, "409": _ERROR, "413": _ERROR, "415": _ERROR, "429": _ERROR}}},
     "/api/participate/screen/": {"post": {
         "operationId": "participate_screen", "summary": "Record the participant's screen.",
-        "parameters": [_TOKEN], "requestBody": _json(SCREEN_BODY),
-        "responses": {"200": _answer("{\"ok\": true}"), "400": _ERROR, "401": _ERROR}}},
+        "parameters": [_TOKEN], "requestBody": _json({"$ref": "#/components/schemas/ParticipantScreen"}),
+        "responses": {"200": _answer("{\"ok\": true}"), "400": _ERROR, "401": _ERROR, "413": _ERROR,
+                      "415": _ERROR}}},
     "/api/participate/next/": {"get": {
         "operationId": "participate_next", "summary": "The next trial, or the completion code when done.",
         "parameters": [_TOKEN],
         "responses": {"200": _answer("{trial_id, kind, input_url, left_url, right_url | candidates, practice, "
-                                     "progress, upcoming} or {done, completion_code, redirect_url?}"),
-                      "401": _ERROR}}},
+                                     "progress, upcoming, min_view_ms} or {done, completion_code, "
+                                     "redirect_url?}"),
+                      "401": _ERROR, "409": _ERROR}}},
     "/api/participate/trials/{trial_id}/response/": {"post": {
         "operationId": "participate_vote", "summary": "Answer a trial (exactly once per trial).",
         "parameters": [_TOKEN, _path_param("trial_id")], "requestBody": _json(VOTE_BODY),
@@ -134,6 +151,7 @@ PARTICIPANT_PATHS = {
 
 def add_participant_endpoints(result, generator, request, public):
     """drf-spectacular postprocessing hook: the participant endpoints, tagged ``participate``."""
+    result.setdefault("components", {}).setdefault("schemas", {})["ParticipantScreen"] = SCREEN_BODY
     for path, operations in PARTICIPANT_PATHS.items():
         result.setdefault("paths", {})[path] = {
             method: {**operation, "tags": ["participate"], "security": [{}]}

@@ -12,8 +12,9 @@ import numpy as np
 from django.db import connection
 from django.db.models import Count, Q
 
-from studies import kinds
+from studies import inputs, kinds
 from studies.analysis import analyse_votes, counts_from_pairs
+from studies.analysis.data import csv_cell
 from studies.models import JobItem, Method, Output, Participant, Response, Study, Trial
 
 CSV_HEADER = ["participant", "item", "subset", "winner", "loser", "tie"]
@@ -33,13 +34,14 @@ def _vote_target_sql(vendor: str) -> str:
     q = connection.ops.quote_name
     t, p, s = Trial._meta.db_table, Participant._meta.db_table, Study._meta.db_table
     return (f"SELECT t.{q('id')}, t.{q('participant_id')}, t.{q('study_id')}, s.{q('kind')}, s.{q('allow_tie')}, "
-            f"t.{q('candidates')} FROM {q(t)} t JOIN {q(p)} p ON p.{q('id')} = t.{q('participant_id')} "
+            f"t.{q('candidates')}, s.{q('status')}, s.{q('min_view_ms')} FROM {q(t)} t JOIN {q(p)} p ON p.{q('id')} = t.{q('participant_id')} "
             f"JOIN {q(s)} s ON s.{q('id')} = t.{q('study_id')} WHERE t.{q('public_id')} = %s AND "
             f"p.{q('token_hash')} = %s")
 
 
 def vote_target(public_id: str, token_hash: str) -> tuple | None:
-    """(trial id, participant id, study id, study kind, allow_tie, candidates) of the token holder's
+    """(trial id, participant id, study id, study kind, allow_tie, candidates, study status, min_view_ms)
+    of the token holder's
     trial, or None. The vote hot path: one SELECT on two unique indexes (trial.public_id,
     participant.token_hash), written out once instead of compiled by the ORM on every vote (that
     compilation was a third of the endpoint's CPU). Equivalent to ``Trial.objects.filter(public_id=...,
@@ -52,7 +54,7 @@ def vote_target(public_id: str, token_hash: str) -> tuple | None:
     candidates = row[5]
     if isinstance(candidates, str | bytes):
         candidates = json.loads(candidates)
-    return (*row[:4], bool(row[4]), candidates)
+    return (*row[:4], bool(row[4]), candidates, *row[6:])
 
 
 def trial_payload(trial: Trial, participant: Participant) -> dict:
@@ -68,7 +70,7 @@ def trial_payload(trial: Trial, participant: Participant) -> dict:
             study.trials_per_participant // every if every else 0)
     done = participant.responses.count()
     out = {"trial_id": trial.public_id, "kind": study.kind, "input_url": urls["input"],
-           **kind.payload(trial, study, urls), "practice": trial.practice,
+           **kind.payload(trial, study, urls), "practice": trial.practice, "min_view_ms": study.min_view_ms,
            "progress": {"done": done, "total": max(total, done + 1)}}
     upcoming = (Trial.objects.filter(participant=participant, response__isnull=True, position__gt=trial.position)
                 .order_by("position").first())
@@ -80,24 +82,43 @@ def public_info(study: Study) -> dict:
     return {"study_public_id": study.public_id, "title": study.title, "kind": study.kind,
             "allow_tie": study.allow_tie, "instructions": study.instructions, "consent_text": study.consent_text,
             "practice_trials": study.practice_trials, "min_width": study.min_width,
-            "min_height": study.min_height, "open": study.status == Study.Status.OPEN,
-            "rank_k": study.rank_k}
+            "min_height": study.min_height, "min_view_ms": study.min_view_ms,
+            "open": study.status == Study.Status.OPEN, "rank_k": study.rank_k}
 
 
 # ----------------------------------------------------------------------------- votes and quality
 
 
+MIN_ANSWERS_TO_FLAG = 10  # speed and straight-lining need this many answers before they flag anyone
+
+
 def participant_quality(study: Study) -> list[dict]:
-    """Per participant: answers, attention-check pass rate, median time, exclusion (manual or automatic)."""
+    """Per participant: answers, attention-check pass rate, median answer time (as the page measured it)
+    and median time between answers (as the server saw them), flags and exclusion (manual or
+    automatic).
+
+    Flags: ``speeder`` (median time between answers below the study's ``speeder_ms``),
+    ``straight_lining`` (one same answer — always left, always the same ranking — in at least
+    ``straightline_share`` of the answers) and ``duplicate`` (the same platform id as an earlier
+    participant: ``duplicate_of`` names them). Automatic exclusion: an attention pass rate below the
+    threshold, or any flag when the study sets ``exclude_flagged``."""
     kind = kinds.of(study)
     rows = {p.id: {"id": p.id, "label": p.label, "params": p.params, "screen": p.screen,
                    "completed": p.completed_at is not None, "manual": p.excluded, "answered": 0,
-                   "attention_total": 0, "attention_passed": 0, "times": []}
+                   "attention_total": 0, "attention_passed": 0, "times": [], "stamps": [], "answers": {},
+                   "duplicate_of": None}
             for p in study.participants.all()}
-    for pid, practice, attention, side, choice, order, elapsed in Response.objects.filter(study=study).values_list(
+    first_by_platform: dict[str, str] = {}
+    for row in rows.values():  # in join order
+        platform = inputs.platform_id({k: str(v) for k, v in row["params"].items()})
+        first = first_by_platform.setdefault(platform, row["label"]) if platform else row["label"]
+        row["duplicate_of"] = first if first != row["label"] else None
+    for pid, practice, attention, side, choice, order, elapsed, created in Response.objects.filter(
+            study=study).order_by("created_at", "id").values_list(
             "participant_id", "trial__practice", "trial__attention", "trial__degraded_side", "choice", "order",
-            "elapsed_ms"):
+            "elapsed_ms", "created_at"):
         row = rows[pid]
+        row["stamps"].append(created)
         if practice:
             continue
         row["answered"] += 1
@@ -105,16 +126,32 @@ def participant_quality(study: Study) -> list[dict]:
         if attention:
             row["attention_total"] += 1
             row["attention_passed"] += kind.attention_passed(side, choice, order)
-    out = []
-    for row in rows.values():
-        times = row.pop("times")
-        row["median_ms"] = statistics.median(times) if times else None
-        row["attention_rate"] = (row["attention_passed"] / row["attention_total"]) if row["attention_total"] else None
-        auto = row["attention_rate"] is not None and row["attention_rate"] < study.attention_threshold
-        row["auto_excluded"] = auto
-        row["excluded"] = row["manual"] if row["manual"] is not None else auto
-        out.append(row)
-    return out
+        else:
+            answer = choice or json.dumps(order)
+            row["answers"][answer] = row["answers"].get(answer, 0) + 1
+    return [_quality(row, study) for row in rows.values()]
+
+
+def _quality(row: dict, study: Study) -> dict:
+    times, stamps, answers = row.pop("times"), row.pop("stamps"), row.pop("answers")
+    gaps = [1000 * (b - a).total_seconds() for a, b in zip(stamps, stamps[1:], strict=False)]
+    row["median_ms"] = statistics.median(times) if times else None
+    row["median_gap_ms"] = statistics.median(gaps) if gaps else None
+    row["attention_rate"] = (row["attention_passed"] / row["attention_total"]) if row["attention_total"] else None
+    regular = sum(answers.values())
+    flags = []
+    if study.speeder_ms and len(gaps) >= MIN_ANSWERS_TO_FLAG and row["median_gap_ms"] < study.speeder_ms:
+        flags.append("speeder")
+    if study.straightline_share and regular >= MIN_ANSWERS_TO_FLAG and \
+            max(answers.values()) >= study.straightline_share * regular:
+        flags.append("straight_lining")
+    if row["duplicate_of"]:
+        flags.append("duplicate")
+    row["flags"] = flags
+    auto = row["attention_rate"] is not None and row["attention_rate"] < study.attention_threshold
+    row["auto_excluded"] = auto or bool(study.exclude_flagged and flags)
+    row["excluded"] = row["manual"] if row["manual"] is not None else row["auto_excluded"]
+    return row
 
 
 def excluded_labels(study: Study) -> set[str]:
@@ -144,10 +181,11 @@ def vote_records(study: Study, *, include_excluded: bool = False) -> list[dict]:
 
 
 def votes_csv(records: list[dict]) -> str:
+    """The vote table as CSV; a value a spreadsheet would run as a formula is quoted (``csv_cell``)."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_HEADER, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(records)
+    writer.writerows({key: csv_cell(value) for key, value in record.items()} for record in records)
     return buffer.getvalue()
 
 

@@ -13,17 +13,24 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from django.db import transaction
 
-from studies import images, live
+from studies import images, inputs, live
 from studies.models import Item, Method, Output, Participant, Study
 from webapp.refusal import Conflict, Refusal
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff"}
 STUDY_FIELDS = {"title", "kind", "allow_tie", "rank_k", "instructions", "consent_text", "practice_trials",
-                "participants_wanted", "trials_per_participant", "attention_every", "attention_threshold",
-                "schedule", "min_width", "min_height", "completion_code", "prolific_redirect", "seed"}
-# Fields that change who sees what: frozen once somebody joined.
-DESIGN_FIELDS = {"kind", "rank_k", "practice_trials", "participants_wanted", "trials_per_participant",
-                 "attention_every", "schedule", "seed"}
+                "participants_wanted", "recruit_margin", "trials_per_participant", "attention_every",
+                "attention_threshold", "schedule", "min_width", "min_height", "min_view_ms", "speeder_ms",
+                "straightline_share", "exclude_flagged", "completion_code", "prolific_redirect", "seed"}
+# The protocol: what participants are shown and asked, and who sees which trials. Frozen once
+# somebody joined (what stays editable: the title, the recruitment margin, completion code and
+# redirect, and how answers are judged: attention threshold, flags, automatic exclusion).
+PROTOCOL_FIELDS = {"kind", "rank_k", "practice_trials", "participants_wanted", "trials_per_participant",
+                   "attention_every", "schedule", "seed", "allow_tie", "instructions", "consent_text", "min_width",
+                   "min_height", "min_view_ms"}
+PROLIFIC_CODE = ("Prolific expects one completion code for the whole study: keep the generated code (enter it "
+                 "in Prolific's study settings) or paste Prolific's code into Completion code; per-participant "
+                 "codes need the Prolific redirect turned off.")
 
 
 def create_study(*, owner, title: str, **fields) -> Study:
@@ -31,10 +38,10 @@ def create_study(*, owner, title: str, **fields) -> Study:
 
 
 def update_study(study: Study, **fields) -> Study:
-    if study.joined and DESIGN_FIELDS & set(fields):
-        changed = [k for k in DESIGN_FIELDS & set(fields) if getattr(study, k) != fields[k]]
+    if study.joined:
+        changed = [k for k in PROTOCOL_FIELDS & set(fields) if getattr(study, k) != fields[k]]
         if changed:
-            raise Conflict(f"Participants have joined; the design ({', '.join(sorted(changed))}) is frozen.")
+            raise Conflict(f"Participants have joined; the protocol ({', '.join(sorted(changed))}) is frozen.")
     return _apply_fields(study, fields)
 
 
@@ -42,6 +49,8 @@ def _apply_fields(study: Study, fields: dict) -> Study:
     for key, value in fields.items():
         if key in STUDY_FIELDS:
             setattr(study, key, value)
+    if study.status == Study.Status.OPEN and study.prolific_redirect and not study.completion_code:
+        raise Refusal(PROLIFIC_CODE)
     study.full_clean(exclude=["owner"])
     study.save()
     return study
@@ -58,6 +67,8 @@ def add_method(study: Study, name: str) -> Method:
     name = (name or "").strip()[:100]
     if not name:
         raise Refusal("A method needs a name.")
+    if inputs.UNSTORABLE.search(name):
+        raise Refusal("A method name cannot hold NUL characters or lone surrogates.")
     method, _ = Method.objects.get_or_create(study=study, name=name,
                                              defaults={"position": study.methods.count()})
     return method
@@ -74,6 +85,8 @@ def add_item_arrays(study: Study, *, name: str, subset: str, input_rgb: np.ndarr
     require_unfrozen(study)
     if not outputs:
         raise Refusal(f"Item {name!r} has no method outputs.")
+    if inputs.UNSTORABLE.search(name + subset):
+        raise Refusal("Item and subset names cannot hold NUL characters or lone surrogates.")
     base = images.fit_long_side(input_rgb)
     shape = base.shape[:2]
     with transaction.atomic():
@@ -110,9 +123,19 @@ def _manifest_from_files(files: dict[str, bytes]) -> list[dict]:
     if csv_names:
         prefix = str(PurePosixPath(csv_names[0]).parent)
         prefix = "" if prefix == "." else prefix + "/"
-        reader = csv.DictReader(io.StringIO(files[csv_names[0]].decode("utf-8-sig")))
+        try:
+            text = files[csv_names[0]].decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise Refusal("manifest.csv is not UTF-8 text.") from None
+        reader = csv.DictReader(io.StringIO(text))
+        missing = {"item", "method", "path"} - {(k or "").strip().lower() for k in reader.fieldnames or ()}
+        if missing:
+            raise Refusal(f"manifest.csv needs the columns item, subset, method, path (missing: "
+                          f"{', '.join(sorted(missing))}).")
         for row in reader:
-            row = {k.strip().lower(): (v or "").strip() for k, v in row.items() if k}
+            row = {k.strip().lower(): (v or "").strip() for k, v in row.items() if isinstance(k, str) and k}
+            if not row.get("item") or not row.get("method"):
+                raise Refusal("Every manifest.csv row needs an item and a method.")
             path = prefix + row.get("path", "")
             if path not in files:
                 raise Refusal(f"manifest.csv names {row.get('path')!r}, which is not in the archive.")
@@ -191,6 +214,8 @@ def set_status(study: Study, status: str) -> Study:
     if status not in Study.Status.values:
         raise Refusal(f"status must be one of {', '.join(Study.Status.values)}")
     if status == Study.Status.OPEN:
+        if study.prolific_redirect and not study.completion_code:
+            raise Refusal(PROLIFIC_CODE)
         methods = study.methods.count()
         if methods < 2:
             raise Refusal("A study needs at least two methods before it opens.")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from django.test import override_settings
 from rest_framework.test import APIClient
 
 from studies import setup
@@ -57,7 +58,8 @@ def build_study(owner, *, participants: int, extra: int = 0, seed: int = 0, titl
     study = setup.create_study(
         owner=owner, title=title or "Region-aware portrait retouching: user study (demo)", kind="pairwise",
         allow_tie=False, practice_trials=2, participants_wanted=participants + extra, trials_per_participant=per,
-        attention_every=10, attention_threshold=0.75, seed=seed, min_width=900, min_height=560)
+        attention_every=10, attention_threshold=0.75, seed=seed, min_width=900, min_height=560,
+        speeder_ms=0)  # simulated participants answer at machine speed: no speed flags
     for m in METHODS:
         setup.add_method(study, m)
     base = data.astronaut().astype(np.float32) / 255.0
@@ -110,9 +112,12 @@ class SimulatedParticipant:
 
 
 def simulate(study: Study, participants: int, seed: int = 0) -> list[dict]:
+    """``participants`` simulated participants answer the study, one after the other. They all come from
+    one address within seconds, so the join rate limits (meant for crowds) do not apply to them."""
     rng = np.random.default_rng(seed + 1)
     done = []
-    for _ in range(participants):
-        client = APIClient(HTTP_HOST="localhost")
-        done.append(SimulatedParticipant(client, study, rng).run())
+    with override_settings(STUDY_JOIN_RATE_PER_IP="0", STUDY_JOIN_RATE_GLOBAL="0"):
+        for _ in range(participants):
+            client = APIClient(HTTP_HOST="localhost")
+            done.append(SimulatedParticipant(client, study, rng).run())
     return done

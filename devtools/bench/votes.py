@@ -49,8 +49,11 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 
 def server_env(database_url: str, media_root: str) -> dict[str, str]:
+    """The server's environment: every participant joins from this machine at once, so without the
+    join rate limits (a crowd's, per address and site-wide)."""
     return base_env(DATABASE_URL=database_url, CHANNELS_REDIS_URL=REDIS_URL, CELERY_BROKER_URL=REDIS_URL,
-                    MEDIA_ROOT=media_root, DATA_DIR=media_root)
+                    MEDIA_ROOT=media_root, DATA_DIR=media_root, STUDY_JOIN_RATE_PER_IP="0",
+                    STUDY_JOIN_RATE_GLOBAL="0")
 
 
 def uvicorn_args(port: int, workers: int) -> list[str]:

@@ -163,9 +163,30 @@ def votes_table(votes, conditions=None, exclude_participants=()):
 # ----------------------------------------------------------------------------- CSV input
 
 
+# A cell a spreadsheet would run as a formula ("=HYPERLINK(...)", "+1", "-1", "@SUM(...)", or one
+# starting with a tab or carriage return) is written with a leading apostrophe, as OWASP advises, and
+# read back without it; a cell that starts with an apostrophe before one of those (or before another
+# apostrophe) gets one more, so that every value reads back exactly as it was written.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_QUOTED_START = (*FORMULA_START, "'")
+
+
+def csv_cell(value) -> str:
+    """``value`` as a CSV cell that no spreadsheet runs as a formula (see ``csv_cell_value``)."""
+    text = str(value)
+    if text.startswith(FORMULA_START) or (text.startswith("'") and text[1:].startswith(_QUOTED_START)):
+        return "'" + text
+    return text
+
+
+def csv_cell_value(cell: str) -> str:
+    """The value ``csv_cell`` wrote as ``cell``."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(_QUOTED_START) else cell
+
+
 def read_csv_rows(path):
     with open(Path(path), newline="", encoding="utf-8-sig") as fh:
-        return [row for row in csv.reader(fh) if any(cell.strip() for cell in row)]
+        return [[csv_cell_value(cell) for cell in row] for row in csv.reader(fh) if any(cell.strip() for cell in row)]
 
 
 def detect_format(header):

@@ -102,7 +102,8 @@ def test_join_needs_consent_and_open_study(study, client_for):
     assert c.post(f"/api/participate/{study['public_id']}/join/", {"consent": False}, format="json").status_code == 400
     assert c.post("/api/participate/nope/join/", {"consent": True}, format="json").status_code == 404
     study["client"].post(f"/api/studies/{study['id']}/status/", {"status": "closed"}, format="json")
-    assert c.post(f"/api/participate/{study['public_id']}/join/", {"consent": True}, format="json").status_code == 403
+    closed = c.post(f"/api/participate/{study['public_id']}/join/", {"consent": True}, format="json")
+    assert closed.status_code == 409 and "closed" in closed.json()["detail"]
 
 
 RESEARCHER_ENDPOINTS = [
@@ -254,7 +255,7 @@ def test_schema_describes_participant_endpoints_and_every_request_body(client_fo
     for route in ROUTES:  # the hot routes as the fast path and the Django views serve them
         assert route.method.lower() in paths["/" + re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", route.pattern)]
     participant = {("/api/participate/{public_id}/", "get"): None,
-                   ("/api/participate/{public_id}/join/", "post"): {"consent", "params", "screen"},
+                   ("/api/participate/{public_id}/join/", "post"): {"consent", "params", "screen", "client_key"},
                    ("/api/participate/screen/", "post"): set(),
                    ("/api/participate/next/", "get"): None,
                    ("/api/participate/trials/{trial_id}/response/", "post"): {"choice", "order", "idempotency_key",

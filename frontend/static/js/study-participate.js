@@ -1,6 +1,9 @@
 // Participant flow: consent → screen check → instructions → practice → trials → completion.
 // Exactly-once answers: one idempotency key per trial (kept in localStorage), a lock against double
-// clicks, and retries with backoff; a reload resumes at the first unanswered trial.
+// clicks, and retries with backoff; a reload resumes at the first unanswered trial. Joining is
+// exactly-once too: the button is disabled while the join is pending, and a key per tab (client_key)
+// makes a repeated join resume the participant the first one made. A closed or full study (409)
+// shows its message instead of trials.
 // An answer counts only once the trial has been seen: every image decoded and painted, then a minimum
 // viewing time. Until then the answer buttons are disabled and keys are ignored; #trial gets
 // data-ready when answers are accepted.
@@ -129,13 +132,39 @@ function screenStep() {
     status, h("div", { class: "p-actions" }, go)));
 }
 
-async function joinAndInstruct() {
+// One key per join attempt, kept for this tab: a retried or repeated join (a lost reply, clicks during
+// an outage) finds the participant the first one made instead of making another.
+function joinKey() {
+  const k = `${store}.join_key`;
+  let key = sessionStorage.getItem(k);
+  if (!key) {
+    key = crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    sessionStorage.setItem(k, key);
+  }
+  return key;
+}
+
+async function joinAndInstruct(event) {
+  const button = event?.currentTarget;
+  if (button) { button.disabled = true; button.textContent = "Joining…"; }
   const { status, data } = await reliably(`/api/participate/${publicId}/join/`, { method: "POST",
-    body: { consent: true, params: urlParams(), screen: screenInfo() } });
-  if (status !== 201) { toast(data?.detail || "Could not join the study.", "error"); return; }
+    body: { consent: true, params: urlParams(), screen: screenInfo(), client_key: joinKey() } });
+  if (status === 409) return notTakingPart(data?.detail);  // closed or full
+  if (status !== 201 && status !== 200) {
+    toast(data?.detail || "Could not join the study.", "error");
+    if (button) { button.disabled = false; button.textContent = "Continue"; }
+    return;
+  }
   token = data.participant_token;
   localStorage.setItem(`${store}.token`, token);
   instructionsStep();
+}
+
+function notTakingPart(detail) {
+  current = null;
+  document.getElementById("progress").hidden = true;
+  show(h("section", { class: "p-card", id: "closed" }, h("h1", { text: info.title }),
+    h("p", { class: "p-text", text: detail || "This study is not accepting participants at the moment. Thank you for your interest." })));
 }
 
 async function instructionsStep() {
@@ -154,6 +183,7 @@ async function instructionsStep() {
 async function nextTrial() {
   const { status, data } = await reliably("/api/participate/next/");
   if (status === 401) { localStorage.removeItem(`${store}.token`); token = null; return start(); }
+  if (status === 409) return notTakingPart(data?.detail);  // the study closed
   if (data.done) return completion(data);
   if (!data.practice && !sawRegular) {
     sawRegular = true;
@@ -190,8 +220,9 @@ async function whenShown(imgs) {
   return ok.every(Boolean);
 }
 
+// The page's own minimum, or the study's (min_view_ms: the server refuses answers given sooner).
 function minViewMs(trial) {
-  return trial.min_view_ms ?? info?.min_view_ms ?? MIN_VIEW_MS;
+  return Math.max(MIN_VIEW_MS, trial.min_view_ms ?? info?.min_view_ms ?? 0);
 }
 
 // The one gate for clicks and keys.
@@ -296,10 +327,7 @@ async function start() {
   }
   info = r.data;
   if (token) return nextTrial();
-  if (!info.open) {
-    show(h("section", { class: "p-card", id: "closed" }, h("h1", { text: info.title }), h("p", { class: "p-text", text: "This study is not accepting participants at the moment. Thank you for your interest." })));
-    return;
-  }
+  if (!info.open) return notTakingPart();
   consentStep();
 }
 

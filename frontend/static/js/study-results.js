@@ -137,10 +137,20 @@ function significance(r) {
   t.replaceChildren(el("thead", {}, head), el("tbody", {}, ...rows));
 }
 
+// Quality flags (studies.selectors.participant_quality); with the study's "exclude flagged" setting
+// they exclude automatically, like a failed attention check.
+function flagText(flag, p) {
+  if (flag === "speeder") return `speeder (${(p.median_gap_ms / 1000).toFixed(1)} s between answers) `;
+  if (flag === "straight_lining") return "same answer throughout ";
+  if (flag === "duplicate") return `same platform ID as ${p.duplicate_of} `;
+  return `${flag} `;
+}
+
 function participants() {
   const r = data.results.details || {};
   const triads = r.consistency || {}, outl = r.outliers?.participants || {};
-  const head = el("tr", {}, ...["Participant", "Platform ID", "Answered", "Attention", "Circular triads", "Outlier (dist_L)", "Median time", "Screen", "Include"].map((h) => el("th", { text: h })));
+  const head = el("tr", {}, ...["Participant", "Platform ID", "Answered", "Attention", "Circular triads", "Outlier (dist_L)", "Median time", "Flags", "Screen", "Include"].map((h) => el("th", { text: h })));
+  const threshold = data.study.attention_threshold;
   const rows = data.participants.map((p) => {
     const select = el("select", { "data-participant": p.id, "aria-label": `Include ${p.label}` },
       el("option", { value: "auto", text: `Automatic (${p.auto_excluded ? "excluded" : "included"})` }),
@@ -157,10 +167,11 @@ function participants() {
     return el("tr", { class: p.excluded ? "excluded" : "", "data-label": p.label },
       el("td", {}, p.label, " ", p.completed ? el("span", { class: "badge", text: "done" }) : ""),
       el("td", { class: "small", text: ext }), el("td", { class: "num", text: String(p.answered) }),
-      el("td", { class: "num" }, `${p.attention_passed}/${p.attention_total}`, p.auto_excluded ? el("span", { class: "flag", text: " below threshold" }) : ""),
+      el("td", { class: "num" }, `${p.attention_passed}/${p.attention_total}`, p.attention_rate !== null && p.attention_rate < threshold ? el("span", { class: "flag", text: " below threshold" }) : ""),
       el("td", { class: "num", text: tri ? String(tri.circular_triads) : "–" }),
       el("td", { class: "num" }, o ? fmt(o.dist_L, 2) : "–", o?.outlier ? el("span", { class: "flag", text: " outlier" }) : ""),
       el("td", { class: "num", text: p.median_ms === null ? "–" : `${(p.median_ms / 1000).toFixed(1)} s` }),
+      el("td", { class: "small", "data-flags": p.flags.join(" ") }, ...p.flags.map((f) => el("span", { class: "flag", text: flagText(f, p) }))),
       el("td", { class: "small", text: p.screen?.width ? `${p.screen.width}×${p.screen.height} @${p.screen.dpr}x` : "–" }),
       el("td", {}, select));
   });

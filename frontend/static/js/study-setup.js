@@ -6,7 +6,9 @@ import { api, el, socket, toast, upload } from "./api.js";
 const id = document.getElementById("setup-script").dataset.study;
 const form = document.getElementById("settings");
 let study = null;
-const NUMBERS = ["rank_k", "participants_wanted", "trials_per_participant", "practice_trials", "attention_every", "min_width", "min_height"];
+const NUMBERS = ["rank_k", "participants_wanted", "recruit_margin", "trials_per_participant", "practice_trials", "attention_every",
+  "min_width", "min_height", "min_view_ms", "speeder_ms", "attention_threshold", "straightline_share"];
+const BOOLEANS = ["allow_tie", "exclude_flagged", "prolific_redirect"];
 
 // form: false leaves the protocol form alone (a live refresh must not undo what is being typed).
 function render({ form: fields = true } = {}) {
@@ -34,7 +36,7 @@ async function load(options) { study = await api(`/api/studies/${id}/`); render(
 form.addEventListener("submit", async (e) => {
   e.preventDefault();
   const body = {};
-  for (const [k, v] of new FormData(form)) body[k] = NUMBERS.includes(k) ? Number(v) : k === "attention_threshold" ? Number(v) : k === "allow_tie" ? v === "true" : v;
+  for (const [k, v] of new FormData(form)) body[k] = NUMBERS.includes(k) ? Number(v) : BOOLEANS.includes(k) ? v === "true" : v;
   try { study = await api(`/api/studies/${id}/`, { method: "PATCH", body }); render(); toast("Protocol saved."); }
   catch (err) { toast(err.message, "error"); }
 });
