@@ -28,11 +28,8 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
-# Every benchmark in devtools/bench/ (see README). jobs and clicks also time the distributed mode when
-# PostgreSQL and Redis answer; votes needs them. adjust's own job-latency section is what `jobs` runs.
+# Every benchmark in devtools/bench/ (see README), each through its own command, then one line
+# `BENCH {json}` with the headline figures (devtools/bench/summary.py). jobs and clicks also time
+# the distributed mode when PostgreSQL and Redis answer; votes needs them.
 bench: $(STAMP)
-	$(PY) -m devtools.bench.adjust --no-e2e
-	$(PY) -m devtools.bench.jobs
-	$(PY) -m devtools.bench.clicks
-	$(PY) -m devtools.bench.votes
-	$(PY) -m devtools.bench.statistics
+	$(PY) -m devtools.bench.summary

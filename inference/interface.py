@@ -32,6 +32,9 @@ class EngineSpec:
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
     description: str = ""
     interactive: bool = False
+    # Checks structured params (types check_params passes through, e.g. lists of points) and
+    # returns them cleaned; raises EngineInputError. Not part of describe().
+    check: Callable[[dict[str, Any]], dict[str, Any]] | None = field(default=None, compare=False, repr=False)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -71,9 +74,26 @@ class InteractiveEngine(Engine, Protocol):
                    full_image: np.ndarray | None = None) -> dict[str, Any]: ...
 
 
+@runtime_checkable
+class StoredStateEngine(Protocol):
+    """Optional for interactive engines: a prepared state that can be stored with the photo.
+
+    The platform then prepares each photo once per engine version (in the background, after
+    upload) and every session and full-resolution job on that photo, on any worker, loads the
+    stored state instead of preparing again. ``load_state(dump_state(s))`` must give results
+    identical to ``s``; :mod:`inference.statecodec` does it for dataclass states.
+    """
+
+    def dump_state(self, state: Any) -> bytes: ...
+
+    def load_state(self, data: bytes) -> Any: ...
+
+
 def validate_params(engine_spec: EngineSpec, params: dict[str, Any]) -> dict[str, Any]:
-    """Check ``params`` against the spec's declared ranges; return them with defaults filled."""
-    return check_params(engine_spec.params, params, engine_spec.name)
+    """Check ``params`` against the spec's declared ranges (and its ``check``, if any); return them
+    with defaults filled."""
+    clean = check_params(engine_spec.params, params, engine_spec.name)
+    return engine_spec.check(clean) if engine_spec.check else clean
 
 
 def check_params(declared: Mapping[str, dict[str, Any]], params: dict[str, Any],

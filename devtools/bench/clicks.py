@@ -1,17 +1,25 @@
-"""Per-click latency of interactive sessions, and full-resolution output time.
+"""Per-click latency of interactive sessions, the first click, and full-resolution output time.
 
-    python -m devtools.bench.clicks [--clicks 40] [--skip-distributed] [--skip-fullres]
+    python -m devtools.bench.clicks [--clicks 40] [--skip-distributed] [--skip-fullres] [--json]
 
 * embedded: ``manage.py serve`` subprocess (in-process worker thread, in-memory channel layer);
 * distributed: uvicorn + ``celery -A webapp worker`` subprocesses, Redis broker and channel layer,
   a scratch PostgreSQL database (needs 127.0.0.1:5432 and :6379; skipped otherwise);
-* full resolution: ``retouch.interactive`` on a 24-megapixel photo in this process.
+* full resolution (embedded server): a 24-megapixel JPEG is uploaded, then ``retouch.interactive``
+  is asked for the full-resolution result of two clicks (``POST /api/jobs/``) in each output
+  format; the time is request → the job's ``succeeded`` event on ``/ws/jobs/`` (the file is
+  stored and downloadable then). The same steps in this process give the breakdown
+  (decode, render, encode).
 
-Each click is sent after the previous result arrived (so latest-wins never drops one); it reports
-p50/p90 of the server time (``server_ms``: the worker's incremental work, PNG encodes and
-storage) and of the end-to-end time (send → result message on the WebSocket). Loopback only;
-every process, database, Redis db and folder it makes is removed at the end. Third-party libraries
-are imported where they are used, so that ``--help`` answers at once.
+The photo is uploaded first and the benchmark waits until its prepared state is stored (the photo
+API lists the engine under ``prepared``), as when a person uploads a photo and then opens it.
+``first_click_ms`` is the first click of a fresh session on it: session created, WebSocket
+opened, click sent → result message. Each later click is sent after the previous result arrived
+(so latest-wins never drops one); it reports p50/p90 of the server time (``server_ms``: the
+worker's incremental work, PNG encodes and storage) and of the end-to-end time (send → result
+message on the WebSocket). Loopback only; every process, database, Redis db and folder it makes
+is removed at the end. Third-party libraries are imported where they are used, so that ``--help``
+answers at once.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import asyncio
 import io
 import json
 import os
+import statistics
 import time
 
 import numpy as np
@@ -28,16 +37,27 @@ import numpy as np
 from devtools import processes
 
 REDIS_DB = "redis://127.0.0.1:6379/14"
+ENGINE = "retouch.interactive"
+FORMATS = ("png", "jpeg", "webp")
 
 
-def _portrait_png(side: int = 1200) -> bytes:
+def _portrait(width: int, height: int) -> np.ndarray:
+    """float32 RGB portrait (the astronaut) resized to width × height, with sensor-like noise."""
     import cv2
-    from PIL import Image
     from skimage import data
 
-    image = cv2.resize(np.asarray(data.astronaut()), (side, side), interpolation=cv2.INTER_CUBIC)
+    image = cv2.resize(np.asarray(data.astronaut(), np.float32) / 255.0, (width, height),
+                       interpolation=cv2.INTER_CUBIC)
+    image += np.random.default_rng(0).normal(0.0, 0.01, image.shape).astype(np.float32)
+    return np.clip(image, 0.0, 1.0, out=image)
+
+
+def _encoded(image: np.ndarray, fmt: str) -> bytes:
+    from PIL import Image
+
     buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG")
+    pixels = (image * 255 + 0.5).astype(np.uint8)
+    Image.fromarray(pixels).save(buffer, format=fmt, **({"quality": 92} if fmt == "JPEG" else {}))
     return buffer.getvalue()
 
 
@@ -47,18 +67,43 @@ def _pcts(values) -> dict:
             "p90": round(float(np.percentile(a, 90)), 1), "min": round(float(a.min()), 1)}
 
 
-async def _click_loop(ws_base: str, session_id: str, token: str, n: int, size: int) -> dict:
+def _auth(token: str) -> dict:
+    return {"Authorization": f"Token {token}"}
+
+
+def _upload_prepared(base: str, token: str, data: bytes, name: str, timeout: float = 180) -> dict:
+    """Upload a photo and wait until the interactive engine's prepared state is stored with it."""
+    import httpx
+
+    photo = httpx.post(f"{base}/api/photos/", headers=_auth(token), files={"file": (name, data)},
+                       timeout=300).json()
+    deadline = time.monotonic() + timeout
+    while ENGINE not in photo.get("prepared", []):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"photo {photo.get('id')} was not prepared within {timeout} s")
+        time.sleep(0.2)
+        photo = httpx.get(f"{base}/api/photos/{photo['id']}/", headers=_auth(token), timeout=30).json()
+    return photo
+
+
+async def _click_loop(base: str, token: str, photo: dict, n: int) -> dict:
+    import httpx
     import websockets
 
     rng = np.random.default_rng(0)
     e2e, server = [], []
-    async with websockets.connect(f"{ws_base}/ws/sessions/{session_id}/?token={token}",
-                                  origin=ws_base.replace("ws://", "http://")) as ws:
+    width, height = photo["width"], photo["height"]
+    t_open = time.perf_counter()
+    async with httpx.AsyncClient(base_url=base, headers=_auth(token), timeout=60) as http:
+        session = (await http.post("/api/sessions/", json={"photo": photo["id"], "engine": ENGINE})).json()
+    async with websockets.connect(f"{base.replace('http://', 'ws://')}/ws/sessions/{session['id']}/",
+                                  additional_headers=_auth(token)) as ws:
+        opened_ms = (time.perf_counter() - t_open) * 1000.0
         clicks: list = []
         for seq in range(1, n + 3):
             if len(clicks) >= 8:
                 clicks = []
-            clicks.append({"x": float(rng.uniform(0, size - 1)), "y": float(rng.uniform(0, size - 1)),
+            clicks.append({"x": float(rng.uniform(0, width - 1)), "y": float(rng.uniform(0, height - 1)),
                            "positive": bool(rng.random() < 0.7)})
             t0 = time.perf_counter()
             await ws.send(json.dumps({"clicks": clicks, "params": {"strength": 0.8}, "seq": seq}))
@@ -66,69 +111,107 @@ async def _click_loop(ws_base: str, session_id: str, token: str, n: int, size: i
             ms = (time.perf_counter() - t0) * 1000.0
             if reply.get("type") != "result" or reply.get("seq") != seq:
                 raise RuntimeError(f"unexpected reply {reply}")
-            if seq <= 2:  # the first click prepares the session (cache fill); one more to warm up
-                first = ms if seq == 1 else None
-                if first is not None:
-                    first_ms = first
+            if seq == 1:
+                first_ms = ms
+            if seq <= 2:  # the first click is reported on its own; one more to warm up
                 continue
             e2e.append(ms)
             server.append(reply["server_ms"])
-    return {"end_to_end_ms": _pcts(e2e), "server_ms": _pcts(server), "first_click_ms": round(first_ms, 1)}
+    return {"end_to_end_ms": _pcts(e2e), "server_ms": _pcts(server), "first_click_ms": round(first_ms, 1),
+            "session_open_ms": round(opened_ms, 1)}
 
 
-def _prepare_user_and_session(base: str, env: dict, png: bytes) -> tuple[str, str]:
-    import httpx
-
+def _clicks(base: str, env: dict, n: int) -> dict:
     token = processes.add_user(base, env, "bench", "researcher", "bench-pw-123")
-    auth = {"Authorization": f"Token {token}"}
-    photo = httpx.post(f"{base}/api/photos/", headers=auth, files={"file": ("p.png", png, "image/png")},
-                       timeout=120).json()
-    session = httpx.post(f"{base}/api/sessions/", headers=auth,
-                         json={"photo": photo["id"], "engine": "retouch.interactive"}).json()
-    return token, session["id"]
+    photo = _upload_prepared(base, token, _encoded(_portrait(1200, 1200), "PNG"), "p.png")
+    return asyncio.run(_click_loop(base, token, photo, n))
 
 
-def _clicks(base: str, env: dict, n: int, png: bytes, size: int) -> dict:
-    token, sid = _prepare_user_and_session(base, env, png)
-    return asyncio.run(_click_loop(base.replace("http://", "ws://"), sid, token, n, size))
-
-
-def bench_embedded(n: int, png: bytes, size: int) -> dict:
+def bench_embedded(n: int) -> dict:
     with processes.embedded_platform(prefix="plab-bench-") as (base, env):
-        return _clicks(base, env, n, png, size)
+        return _clicks(base, env, n)
 
 
-def bench_distributed(n: int, png: bytes, size: int) -> dict:
+def bench_distributed(n: int) -> dict:
     missing = processes.services_for_distributed_mode()
     if missing:
         return {"skipped": missing}
     with processes.distributed_platform(REDIS_DB, worker_name="bench@localhost", queues="cpu") as (base, env):
-        return _clicks(base, env, n, png, size)
+        return _clicks(base, env, n)
 
 
-def bench_fullres(width: int = 6000, height: int = 4000) -> dict:
-    import cv2
-    from skimage import data
+def _fullres_clicks(width: int, height: int) -> list[dict]:
+    return [{"x": width * 0.45, "y": height * 0.3, "positive": True},
+            {"x": width * 0.9, "y": height * 0.9, "positive": False}]
 
+
+async def _fullres_jobs(base: str, token: str, photo: dict, runs: int) -> dict:
+    import httpx
+    import websockets
+
+    body = {"engine": ENGINE, "inputs": {"photo": photo["id"], "clicks": _fullres_clicks(photo["width"], photo["height"])},
+            "params": {"strength": 0.8}}
+    seconds: dict[str, list[float]] = {fmt: [] for fmt in FORMATS}
+    sizes: dict[str, int] = {}
+    async with httpx.AsyncClient(base_url=base, headers=_auth(token), timeout=120) as http, \
+            websockets.connect(f"{base.replace('http://', 'ws://')}/ws/jobs/", additional_headers=_auth(token),
+                               max_size=None) as ws:
+        for _ in range(runs):
+            for fmt in FORMATS:
+                t0 = time.perf_counter()
+                job = (await http.post("/api/jobs/", json={**body, "output_format": fmt})).json()
+                while True:
+                    event = json.loads(await asyncio.wait_for(ws.recv(), 120))
+                    if event.get("id") == job["id"] and event["status"] in ("succeeded", "failed", "cancelled"):
+                        break
+                if event["status"] != "succeeded":
+                    raise RuntimeError(f"full-resolution job {event['status']}: {event.get('error')}")
+                seconds[fmt].append(time.perf_counter() - t0)
+                url = next(o["url"] for o in event["outputs"] if o["name"] == "image")
+                sizes[fmt] = len((await http.get(url)).content)
+    return {fmt: {"median_s": round(statistics.median(v), 3), "min_s": round(min(v), 3), "runs": len(v),
+                  "file_mb": round(sizes[fmt] / 2**20, 1)} for fmt, v in seconds.items()}
+
+
+def bench_fullres_platform(width: int = 6000, height: int = 4000, runs: int = 3) -> dict:
+    """Request → stored file through the embedded server, for each output format."""
+    with processes.embedded_platform(prefix="plab-bench-") as (base, env):
+        token = processes.add_user(base, env, "bench", "researcher", "bench-pw-123")
+        photo = _upload_prepared(base, token, _encoded(_portrait(width, height), "JPEG"), "big.jpg")
+        asyncio.run(_fullres_jobs(base, token, photo, 1))  # warm-up: engines, imports, page cache
+        return asyncio.run(_fullres_jobs(base, token, photo, runs))
+
+
+def bench_fullres_breakdown(width: int = 6000, height: int = 4000) -> dict:
+    """The same work in this process, step by step (prepare is done at upload, not per request)."""
     import inference.engines as engines  # deferred: engine modules load OpenCV and friends
-    from inference import imageio
+    from inference import encoding, imageio
 
-    base = np.asarray(data.astronaut(), np.float32) / 255.0
-    image = cv2.resize(base[:, 64:448], (width, height), interpolation=cv2.INTER_LINEAR)
-    engine = engines.create("retouch.interactive")
-    clicks = [{"x": width * 0.45, "y": height * 0.3, "positive": True},
-              {"x": width * 0.9, "y": height * 0.9, "positive": False}]
-    engine.run({"image": image[:400, :600].copy(), "clicks": []}, {})  # warm imports / calibration
+    jpeg = _encoded(_portrait(width, height), "JPEG")
+    display = imageio.make_display_proxy(imageio.decode(jpeg, max_pixels=10**9).rgb)
+    engine = engines.create(ENGINE)
     t0 = time.perf_counter()
-    state = engine.prepare(image)
-    t1 = time.perf_counter()
-    out = engine.run_clicks(state, clicks, {}, full_image=image)["image"]
-    t2 = time.perf_counter()
-    png = imageio.encode_png(np.clip(out, 0, 1))
-    t3 = time.perf_counter()
-    return {"megapixels": round(width * height / 1e6, 1), "prepare_s": round(t1 - t0, 2),
-            "render_full_s": round(t2 - t1, 2), "png_encode_s": round(t3 - t2, 2),
-            "total_s": round(t3 - t0, 2), "png_mb": round(len(png) / 2**20, 1)}
+    state = engine.prepare(display)
+    prepare_s = time.perf_counter() - t0
+    scale = display.shape[1] / width
+    clicks = [{**c, "x": c["x"] * scale, "y": c["y"] * scale} for c in _fullres_clicks(width, height)]
+    steps: dict[str, list[float]] = {}
+    for _ in range(3):
+        marks = [time.perf_counter()]
+        image = imageio.decode(jpeg, max_pixels=10**9).rgb
+        marks.append(time.perf_counter())
+        result = engine.run_clicks(state, clicks, {"strength": 0.8}, full_image=image)
+        marks.append(time.perf_counter())
+        for fmt in FORMATS:
+            encoding.encode(result["image"], fmt)
+            marks.append(time.perf_counter())
+        encoding.encode(result["mask"], "png")
+        marks.append(time.perf_counter())
+        for name, a, b in zip(["decode_s", "render_full_s", *(f"{f}_encode_s" for f in FORMATS), "mask_encode_s"],
+                              marks[:-1], marks[1:], strict=True):
+            steps.setdefault(name, []).append(b - a)
+    return {"megapixels": round(width * height / 1e6, 1), "prepare_at_upload_s": round(prepare_s, 2),
+            **{k: round(statistics.median(v), 3) for k, v in steps.items()}}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -137,26 +220,50 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--clicks", type=int, default=40, help="timed clicks per mode (at least 30 are sent)")
     parser.add_argument("--skip-distributed", action="store_true", help="skip the uvicorn + Celery mode")
     parser.add_argument("--skip-fullres", action="store_true", help="skip the 24-megapixel output timing")
+    parser.add_argument("--fullres-runs", type=int, default=3, help="full-resolution requests per format")
+    parser.add_argument("--json", action="store_true", help="print only the final JSON object")
     return parser
+
+
+def run(args: argparse.Namespace) -> dict:
+    def show(section: str) -> None:
+        if not args.json:
+            print(json.dumps({section: report[section]}), flush=True)
+
+    report: dict = {"photo": "1200×1200 portrait, 360 px working resolution", "cpus": os.cpu_count()}
+    report["embedded"] = bench_embedded(max(30, args.clicks))
+    show("embedded")
+    if not args.skip_distributed:
+        report["distributed"] = bench_distributed(max(30, args.clicks))
+        show("distributed")
+    if not args.skip_fullres:
+        report["full_resolution"] = {"request_to_file": bench_fullres_platform(runs=args.fullres_runs),
+                                     "in_process": bench_fullres_breakdown()}
+        show("full_resolution")
+    return report
+
+
+def summary(report: dict) -> dict:
+    """The headline figures (``make bench``'s BENCH line takes them from here)."""
+    out = {"first_click_ms": report["embedded"]["first_click_ms"],
+           "click_p50_ms": report["embedded"]["end_to_end_ms"]["p50"]}
+    distributed = report.get("distributed") or {}
+    if "first_click_ms" in distributed:
+        out["first_click_ms_distributed"] = distributed["first_click_ms"]
+        out["click_p50_ms_distributed"] = distributed["end_to_end_ms"]["p50"]
+    if "full_resolution" in report:
+        formats = report["full_resolution"]["request_to_file"]
+        out["fullres_24mp_s"] = formats["png"]["median_s"]
+        out.update({f"fullres_24mp_{fmt}_s": formats[fmt]["median_s"] for fmt in FORMATS if fmt != "png"})
+    return out
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
-    size = 1200
-    png = _portrait_png(size)
-    report = {"photo": f"{size}×{size} portrait, 360 px working resolution", "cpus": os.cpu_count()}
-    report["embedded"] = bench_embedded(max(30, args.clicks), png, size)
-    print(json.dumps({"embedded": report["embedded"]}), flush=True)
-    if not args.skip_distributed:
-        report["distributed"] = bench_distributed(max(30, args.clicks), png, size)
-        print(json.dumps({"distributed": report["distributed"]}), flush=True)
-    if not args.skip_fullres:
-        import django
-
-        django.setup()
-        report["full_resolution"] = bench_fullres()
-    print(json.dumps(report, indent=2))
+    report = run(args)
+    report["summary"] = summary(report)
+    print(json.dumps(report, indent=None if args.json else 2))
     return 0
 
 

@@ -53,7 +53,7 @@ async def _submit_loop(base: str, token: str, photo: int, n: int) -> list[float]
     latencies = []
     auth = {"Authorization": f"Token {token}"}
     async with httpx.AsyncClient(base_url=base, headers=auth, timeout=60) as http, \
-            websockets.connect(f"{base.replace('http://', 'ws://')}/ws/jobs/?token={token}") as ws:
+            websockets.connect(f"{base.replace('http://', 'ws://')}/ws/jobs/", additional_headers=auth) as ws:
         for i in range(n + 3):
             t0 = time.perf_counter()
             response = await http.post("/api/jobs/", json={

@@ -29,17 +29,19 @@ from __future__ import annotations
 import math
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+import cv2
 import numexpr as ne
 import numpy as np
 
+from inference import statecodec
 from inference.clicks import Click, click_maps, parse_clicks, scale_clicks
 from inference.colour import lab_to_srgb, srgb_to_lab
 from inference.interface import EngineInputError, EngineSpec, validate_params
 from inference.people import Face, detect_faces, face_core, face_weight_map, person_mask
-from inference.render import apply_adjustments
+from inference.render import apply_adjustments, tile_pool
 from inference.segmentation import (
     SuperpixelGraph,
     check_image,
@@ -53,6 +55,7 @@ from inference.segmentation import (
 
 HUMAN_WEIGHT = 5.0  # HRP: human pixels count 5× background pixels in the statistics
 SKIN_AB = (14.0, 17.0)  # typical well-balanced skin chroma in CIE Lab (a*, b*)
+_BLEND_TILE_PIXELS = 49152  # full-resolution blend tiles: a few float32 RGB tiles stay in L2
 
 
 def render(image: np.ndarray, params: dict[str, Any]) -> np.ndarray:
@@ -386,8 +389,9 @@ class InteractiveState:
     bg_params: dict[str, float]  # automatic, whole-image correction for the non-emphasised part
     bg_render: np.ndarray
     prepare_ms: float
-    renders: dict[tuple, np.ndarray] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    # per-process caches, not stored with the photo (statecodec leaves transient fields out)
+    renders: dict[tuple, np.ndarray] = statecodec.transient(default_factory=dict)
+    lock: threading.Lock = statecodec.transient(default_factory=threading.Lock)
 
     @property
     def work_shape(self) -> tuple[int, int]:
@@ -422,8 +426,21 @@ class InteractiveRetouch:
                                 stats, faces, scale_px, bg_params, render(work, bg_params),
                                 (time.perf_counter() - t0) * 1000.0)
 
+    def dump_state(self, state: InteractiveState) -> bytes:
+        """The prepared state as bytes, to store with the photo (see :mod:`inference.statecodec`)."""
+        return statecodec.dumps(state)
+
+    def load_state(self, data: bytes) -> InteractiveState:
+        return statecodec.loads(data, STATE_TYPES)
+
     def run_clicks(self, state: InteractiveState, clicks, params: dict[str, Any],
                    full_image: np.ndarray | None = None) -> dict[str, Any]:
+        """One round of clicks, in the pixels of the image ``prepare`` saw.
+
+        ``full_image`` (optional) is the picture to render at its own resolution: the prepared
+        image itself or a larger version of it (the original behind a display proxy; same aspect
+        ratio within 1 %).
+        """
         t0 = time.perf_counter()
         params = validate_params(self.spec, params or {})
         h, w = state.full_shape
@@ -462,15 +479,13 @@ class InteractiveRetouch:
             mask_out = m
         else:
             image = check_image(full_image, "full_image")
-            if image.shape[:2] != (h, w):
+            fh, fw = image.shape[:2]
+            if abs(fw / fh - w / h) > 0.01 * (w / h):
                 raise EngineInputError(
-                    f"full_image is {image.shape[1]}×{image.shape[0]} but the session was prepared "
-                    f"for {w}×{h}")
-            amount_full = upsample_mask(amount, h, w)
-            amount_bg_full = upsample_mask(amount_bg, h, w) if bg > 0 else None
-            bg_full = render(image, state.bg_params) if bg > 0 else None
-            out = _blend(image, render(image, adj), amount_full, bg_full, amount_bg_full)
-            mask_out = upsample_mask(m, h, w)
+                    f"full_image is {fw}×{fh} but the session was prepared for {w}×{h} "
+                    "(a different aspect ratio)")
+            out = _render_full(image, adj, amount, state.bg_params if bg > 0 else None, amount_bg)
+            mask_out = upsample_mask(m, fh, fw)
         info["ms"] = {"segment": round((t_seg - t0) * 1000.0, 1),
                       "total": round((time.perf_counter() - t0) * 1000.0, 1),
                       "prepare": round(state.prepare_ms, 1)}
@@ -518,6 +533,38 @@ class InteractiveRetouch:
         emph_f = feather_mask(emph, state.grey)
         neg_f = feather_mask(neg, state.grey) if neg.any() else neg
         return emph_f, neg_f
+
+
+STATE_TYPES = (InteractiveState, SuperpixelGraph, Stats, Face)  # what load_state may build
+
+
+def _render_full(image: np.ndarray, adj: dict[str, float], amount: np.ndarray,
+                 bg_params: dict[str, float] | None, amount_bg: np.ndarray) -> np.ndarray:
+    """Full-resolution output: the two renders (each parallel inside the renderer), then one fused
+    blend-and-clip pass over row tiles on both cores, written over the first render. The soft masks
+    come from working resolution (bilinear upsampling)."""
+    h, w = image.shape[:2]
+    out = render(image, adj)
+    target2 = render(image, bg_params) if bg_params is not None else None
+    a = upsample_mask(amount, h, w)
+    a2 = upsample_mask(amount_bg, h, w) if target2 is not None else None
+    rows = max(1, _BLEND_TILE_PIXELS // w)
+
+    def blend(r0: int) -> None:
+        r1 = min(h, r0 + rows)
+        base, tile = image[r0:r1], out[r0:r1]
+        tile -= base
+        tile *= cv2.merge((a[r0:r1],) * 3)  # a per-channel copy: NumPy multiplies long rows fastest
+        if target2 is not None:
+            extra = target2[r0:r1]
+            extra -= base
+            extra *= cv2.merge((a2[r0:r1],) * 3)
+            tile += extra
+        tile += base
+        np.clip(tile, 0.0, 1.0, out=tile)
+
+    list(tile_pool().map(blend, range(0, h, rows)))
+    return out
 
 
 def _blend(base: np.ndarray, target: np.ndarray, amount: np.ndarray,

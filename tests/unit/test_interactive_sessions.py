@@ -14,6 +14,7 @@ from PIL import Image
 
 from webapp.interactive import click_worker, services
 from webapp.interactive.seqstore import LocalSeqStore, reset_store
+from webapp.photos import prepared
 
 
 def portrait_png() -> bytes:
@@ -46,16 +47,18 @@ def fresh_state():
     reset_store(store)
     click_worker.cache.clear()
     click_worker._remembered.clear()
+    prepared.cache.clear()
     yield store
     reset_store(None)
     click_worker.cache.clear()
+    prepared.cache.clear()
 
 
 def make_session(user, photo):
     return services.create_session(owner=user, photo_id=photo.pk, engine="retouch.interactive")
 
 
-def test_prepare_runs_once_per_session_and_results_are_stored(researcher, portrait, published):
+def test_prepare_runs_once_per_photo_and_results_are_stored(researcher, portrait, published):
     from django.core.files.storage import default_storage
 
     session = make_session(researcher, portrait)
@@ -64,7 +67,7 @@ def test_prepare_runs_once_per_session_and_results_are_stored(researcher, portra
     assert click_worker.execute_click(sid, 1, [], {}, worker="w1") == "done"
     assert click_worker.execute_click(sid, 2, clicks, {"strength": 0.5}, worker="w1") == "done"
     assert click_worker.execute_click(sid, 3, clicks + [{"x": 10, "y": 500, "positive": False}], {}, worker="w1") == "done"
-    assert click_worker.cache.prepares == 1
+    assert prepared.cache.computed == 1
     group, message = published[-1]
     assert group == f"isession.{sid}"
     assert message["type"] == "session.result" and message["seq"] == 3
@@ -92,7 +95,7 @@ def test_result_overtaken_while_running_is_not_published(researcher, portrait, p
                                                          monkeypatch):
     sid = str(make_session(researcher, portrait).pk)
     fresh_state.set(sid, 1)
-    engine = click_worker._engine("retouch.interactive")
+    engine = prepared.interactive_engine("retouch.interactive")
     original = engine.run_clicks
 
     def slow(*args, **kwargs):

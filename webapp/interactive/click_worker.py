@@ -1,9 +1,10 @@
-"""Worker side of an interactive session: a per-worker LRU cache of prepared engine state, and
-one click's incremental work.
+"""Worker side of an interactive session: one click's incremental work.
 
-``prepare()`` runs once per session (on the display proxy, ≤ 1600 px long side, so face detection
-sees as much as it would on the original); each click then costs only ``run_clicks`` at working
-resolution (short side 360 px) plus two small PNG encodes.
+The click-independent ``prepare`` is not done here: it is cached with the photo and shared by
+every session on it (``webapp.photos.prepared``: this process's memory, else storage, else
+prepared on the display proxy). Each click costs only ``run_clicks`` at working resolution
+(short side 360 px) plus two small PNG encodes. This module keeps a small LRU of session rows
+(session → owner, engine, photo) so a click needs no database read.
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 from django.core.files.base import ContentFile
@@ -23,16 +23,16 @@ from django.utils import timezone
 
 import inference.engines as engines
 from inference import imageio
-from inference.clicks import parse_clicks, scale_clicks
 from inference.metrics import residual_map
 from webapp import events
-from webapp.engine_pool import warm_engine
 from webapp.interactive.models import InteractiveSession, session_group
 from webapp.interactive.seqstore import get_store
 from webapp.interactive.worker_queue import worker_queue_name
+from webapp.photos import prepared
+from webapp.photos.models import Photo
 
 log = logging.getLogger("portrait_lab.interactive")
-CACHE_SIZE = int(os.environ.get("INTERACTIVE_CACHE_SIZE", 8))
+CACHE_SIZE = int(os.environ.get("INTERACTIVE_CACHE_SIZE", 64))
 
 
 @dataclass
@@ -40,21 +40,16 @@ class CachedSession:
     session_id: str
     owner_id: int
     engine_name: str
-    photo_size: tuple[int, int]  # original (width, height): clicks arrive in these pixels
-    prep_size: tuple[int, int]  # (width, height) of the image prepare() saw
-    state: Any = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    prepared_ms: float = 0.0
+    photo: Photo
 
 
 class SessionCache:
-    """LRU: session id → prepared engine state (thread-safe; one prepare per session)."""
+    """LRU: session id → :class:`CachedSession` (thread-safe)."""
 
     def __init__(self, size: int = CACHE_SIZE):
         self.size = size
         self._items: OrderedDict[str, CachedSession] = OrderedDict()
         self._lock = threading.Lock()
-        self.prepares = 0  # how many times prepare() ran (tests, bench)
 
     def get_or_create(self, session_id: str, factory) -> CachedSession:
         with self._lock:
@@ -64,10 +59,8 @@ class SessionCache:
                 return entry
         entry = factory()
         with self._lock:
-            existing = self._items.get(session_id)
-            if existing is not None:
-                return existing
-            self._items[session_id] = entry
+            entry = self._items.setdefault(session_id, entry)
+            self._items.move_to_end(session_id)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
             return entry
@@ -83,43 +76,27 @@ class SessionCache:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
-            self.prepares = 0
 
 
 cache = SessionCache()
 
 
-def _load_display(photo) -> np.ndarray:
-    name = photo.display.name or photo.working.name
-    with default_storage.open(name, "rb") as fh:
-        return imageio.decode(fh.read(), max_pixels=10**9).rgb
-
-
-def _entry_for(session_id: str) -> CachedSession:
+def _entry_for(session_id: str) -> tuple[CachedSession, prepared.Prepared]:
     def factory():
         session = InteractiveSession.objects.select_related("photo").get(pk=session_id)
-        return CachedSession(str(session.pk), session.owner_id, session.engine,
-                             (session.photo.width, session.photo.height), (0, 0))
+        return CachedSession(str(session.pk), session.owner_id, session.engine, session.photo)
 
     entry = cache.get_or_create(session_id, factory)
-    with entry.lock:
-        if entry.state is None:
-            t0 = time.perf_counter()
-            session = InteractiveSession.objects.select_related("photo").get(pk=session_id)
-            image = _load_display(session.photo)
-            engine = _engine(entry.engine_name)
-            entry.state = engine.prepare(image)
-            entry.prep_size = (image.shape[1], image.shape[0])
-            entry.prepared_ms = (time.perf_counter() - t0) * 1000.0
-            cache.prepares += 1
-    return entry
+    return entry, prepared.prepared_state(entry.photo, entry.engine_name)
 
 
-def _engine(name: str) -> engines.InteractiveEngine:
-    engine = warm_engine(name)
-    if not isinstance(engine, engines.InteractiveEngine):
-        raise engines.EngineInputError(f"engine {name} has no interactive session API")
-    return engine
+def warm_session(session_id: str) -> str:
+    """Task body: have this worker hold the session's row and its photo's prepared state."""
+    try:
+        entry, state = _entry_for(str(session_id))
+    except InteractiveSession.DoesNotExist:
+        return "missing"
+    return state.source
 
 
 def _superseded(session_id: str, seq: int) -> bool:
@@ -142,7 +119,7 @@ def execute_click(session_id: str, seq: int, clicks, params: dict | None, *, wor
     t0 = time.perf_counter()
     queue = worker_queue_name(worker)
     try:
-        entry = _entry_for(session_id)
+        entry, ready = _entry_for(session_id)
     except InteractiveSession.DoesNotExist:
         return "missing"
     except engines.EngineInputError as exc:
@@ -154,17 +131,13 @@ def execute_click(session_id: str, seq: int, clicks, params: dict | None, *, wor
                               "detail": f"The engine could not prepare this photo: {type(exc).__name__}: {exc}"})
         return "error"
     try:
-        w, h = entry.photo_size
-        pw, ph = entry.prep_size
-        parsed = parse_clicks(clicks, w, h)
-        scaled = scale_clicks(parsed, pw / w, ph / h, pw, ph)
-        engine = _engine(entry.engine_name)
-        result = engine.run_clicks(entry.state, [{"x": c.x, "y": c.y, "positive": c.positive} for c in scaled],
+        engine = prepared.interactive_engine(entry.engine_name)
+        result = engine.run_clicks(ready.state, prepared.scale_to_prepared(clicks, entry.photo, ready),
                                    params or {})
         if _superseded(session_id, seq):  # overtaken while it ran: nobody wants this picture
             return "superseded"
         out = np.clip(result["image"], 0.0, 1.0)
-        residual = residual_map(out, entry.state.work)
+        residual = residual_map(out, ready.state.work)
         prefix = f"sessions/{session_id}/{seq}"
         path = default_storage.save(f"{prefix}-result.png", ContentFile(imageio.encode_png(out)))
         rpath = default_storage.save(f"{prefix}-residual.png", ContentFile(

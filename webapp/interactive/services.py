@@ -6,6 +6,8 @@ import logging
 import os
 from datetime import timedelta
 
+from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 import inference.engines as engines
@@ -19,6 +21,7 @@ from webapp.refusal import Forbidden, NotFound, Refusal
 log = logging.getLogger("portrait_lab.interactive")
 SHARED_QUEUE = "cpu"
 RUN_CLICK = "interactive.run_click"  # the task in webapp/interactive/tasks.py, sent by name
+WARM_SESSION = "interactive.warm_session"  # ditto
 # A worker whose heartbeat (every 5 s) is older than this is gone: its sessions fall back.
 WORKER_GONE_SECONDS = float(os.environ.get("INTERACTIVE_WORKER_GONE_SECONDS", 15.0))
 # Clicks that wait longer than this in a queue are dropped by the broker side (nobody waits).
@@ -38,8 +41,22 @@ def create_session(*, owner, photo_id, engine: str) -> InteractiveSession:
     if photo is None:
         raise NotFound(f"photo {photo_id} does not exist or is not visible to you")
     spec = engines.spec(engine)
-    return InteractiveSession.objects.create(owner=owner, photo=photo, engine=spec.name,
-                                             engine_version=spec.version)
+    try:  # a learned engine without trained weights is refused here, not at the first click
+        version = engines.resolve_version(spec.name, None, str(settings.MODEL_DIR))
+    except engines.EngineInputError as exc:
+        raise Refusal(str(exc)) from exc
+    session = InteractiveSession.objects.create(owner=owner, photo=photo, engine=spec.name,
+                                                engine_version=version)
+    # Before anyone clicks: a worker loads the photo's prepared state (or prepares it).
+    transaction.on_commit(lambda: _send_warm(session))
+    return session
+
+
+def _send_warm(session: InteractiveSession) -> None:
+    try:
+        celery_app.send_task(WARM_SESSION, args=[str(session.pk)], queue=SHARED_QUEUE, expires=CLICK_EXPIRES_SECONDS)
+    except Exception:  # the first click prepares instead
+        log.exception("session %s: could not send the warm-up task", session.pk)
 
 
 def session_for(session_id, user) -> InteractiveSession:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import secrets
 import threading
 import time
 from contextlib import contextmanager
@@ -18,14 +19,17 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 import inference.engines as engines
-from inference import imageio
+from inference import encoding
 from webapp.engine_pool import warm_engine
 from webapp.jobs import services
 from webapp.jobs.models import Job
+from webapp.photos import prepared
 from webapp.photos.models import Mask, Photo
 from webapp.photos.selectors import load_mask, load_photo_rgb
 
 log = logging.getLogger("portrait_lab.jobs")
+PROGRESS_QUIET_SECONDS = 0.2
+PROGRESS_EVERY_SECONDS = 0.1
 
 
 class JobCancelled(Exception):
@@ -47,11 +51,10 @@ def load_inputs(job: Job) -> dict:
     return inputs
 
 
-def encode_output(array: np.ndarray) -> bytes:
-    """Images as lossless 8-bit PNG; single-channel masks as greyscale PNG."""
-    if array.ndim == 2:
-        array = np.repeat(array[..., None], 3, axis=2)
-    return imageio.encode_png(np.asarray(array, dtype=np.float32))
+def encode_output(array: np.ndarray, output_format: str = "png") -> tuple[bytes, str]:
+    """(file bytes, extension): images in the job's format, single-channel masks as greyscale PNG."""
+    fmt = output_format if array.ndim == 3 else "png"
+    return encoding.encode(array, fmt), encoding.EXTENSIONS[fmt]
 
 
 def store_outputs(job: Job, result: dict) -> tuple[list[dict], dict]:
@@ -59,10 +62,22 @@ def store_outputs(job: Job, result: dict) -> tuple[list[dict], dict]:
     for name, value in result.items():
         if name == "info" or not isinstance(value, np.ndarray):
             continue
-        path = default_storage.save(f"jobs/{job.pk}/{job.attempts}-{name}.png",
-                                    ContentFile(encode_output(value)))
+        data, ext = encode_output(value, job.output_format)
+        # an unguessable name: /media/ also checks the job's owner (webapp/media_views.py)
+        path = default_storage.save(f"jobs/{job.pk}/{secrets.token_urlsafe(12)}-{name}.{ext}", ContentFile(data))
         stored.append({"name": name, "path": path})
     return stored, _jsonable(result.get("info", {}))
+
+
+def run_engine(engine, job: Job, progress) -> dict:
+    """The engine on the job's inputs. Interactive engines with clicks on a photo (no mask) start
+    from the photo's prepared state (webapp.photos.prepared), as the session's preview did."""
+    inputs = load_inputs(job)
+    if engines.spec(job.engine).interactive and "clicks" in inputs and "photo" in job.inputs \
+            and "mask" not in inputs:
+        return prepared.run_full_resolution(engine, Photo.objects.get(pk=job.inputs["photo"]), inputs,
+                                            dict(job.params))
+    return engine.run(inputs, dict(job.params), progress=progress)
 
 
 def _jsonable(value):
@@ -95,11 +110,13 @@ def execute_job(job_id: int, *, worker: str, redelivered: bool = False) -> str |
     if job is None:
         return None
     started = time.perf_counter()
-    last_report = [0.0]
+    # No progress report (a database write and an event) in a job's first PROGRESS_QUIET_SECONDS:
+    # a job that short is done before anyone sees a progress bar; at most one report per 0.1 s after.
+    last_report = [started + PROGRESS_QUIET_SECONDS - PROGRESS_EVERY_SECONDS]
 
     def progress(fraction: float) -> None:
         now = time.perf_counter()
-        if now - last_report[0] < 0.1 and fraction < 1.0:
+        if now - last_report[0] < PROGRESS_EVERY_SECONDS:
             return
         last_report[0] = now
         if not services.report_progress(job, fraction):
@@ -107,11 +124,12 @@ def execute_job(job_id: int, *, worker: str, redelivered: bool = False) -> str |
 
     try:
         with _heartbeat(job):
-            engine = warm_engine(job.engine)
-            result = engine.run(load_inputs(job), dict(job.params), progress=progress)
+            engine = warm_engine(job.engine, job.engine_version)
+            result = run_engine(engine, job, progress)
             outputs, info = store_outputs(job, result)
-        services.finish_job(job, Job.Status.SUCCEEDED, outputs=outputs, info=info,
-                            run_seconds=time.perf_counter() - started)
+        if services.finish_job(job, Job.Status.SUCCEEDED, outputs=outputs, info=info,
+                               run_seconds=time.perf_counter() - started):
+            return job.status
     except JobCancelled:
         log.info("job %s cancelled while running", job.pk)
     except engines.EngineInputError as exc:

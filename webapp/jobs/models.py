@@ -24,6 +24,7 @@ class Job(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     worker = models.CharField(max_length=200, blank=True)
     outputs = models.JSONField(default=list)  # [{"name", "path"}]
+    output_format = models.CharField(max_length=8, default="png")  # of image outputs (inference.encoding)
     info = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)

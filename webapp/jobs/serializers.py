@@ -1,6 +1,7 @@
 from django.core.files.storage import default_storage
 from rest_framework import serializers
 
+from webapp.jobs import unserved
 from webapp.jobs.models import Job
 
 
@@ -28,14 +29,20 @@ def job_event(job: Job) -> dict:
 class JobSerializer(serializers.ModelSerializer):
     outputs = serializers.SerializerMethodField()
     timings = serializers.SerializerMethodField()
+    waiting = serializers.SerializerMethodField()
 
     class Meta:
         model = Job
         fields = ["id", "engine", "engine_version", "status", "progress", "error", "inputs", "params",
-                  "attempts", "timings", "outputs", "info", "created_at", "started_at", "finished_at"]
+                  "output_format", "attempts", "timings", "outputs", "info", "created_at", "started_at",
+                  "finished_at", "waiting"]
 
     def get_outputs(self, obj) -> list[dict]:
         return output_urls(obj)
+
+    def get_waiting(self, obj) -> str:
+        """Why a queued job has not started, e.g. "queued — no worker is serving queue gpu"; "" otherwise."""
+        return unserved.waiting(obj, self.context)
 
     def get_timings(self, obj) -> dict:
         return timings(obj)
@@ -45,3 +52,9 @@ class JobCreateSerializer(serializers.Serializer):
     engine = serializers.CharField()
     inputs = serializers.JSONField()
     params = serializers.JSONField(required=False, default=dict)
+    version = serializers.CharField(required=False, allow_null=True, default=None, max_length=64,
+                                    help_text="Learned engines: the trained model version to run "
+                                              "(default: the newest in MODEL_DIR).")
+    output_format = serializers.JSONField(required=False, default="png",
+                                          help_text="Image outputs as png (lossless, default), jpeg (quality 95) "
+                                                    "or webp (quality 92); masks are always greyscale PNG.")

@@ -11,16 +11,17 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 import inference.engines as engines
 from webapp import events
 from webapp.celery import app as celery_app
+from webapp.jobs import unserved
 from webapp.jobs.models import Job
 from webapp.jobs.serializers import job_event
 from webapp.jobs.signals import job_finished
-from webapp.jobs.validation import validate_job_inputs
+from webapp.jobs.validation import validate_job_inputs, validate_output_format
 from webapp.refusal import Conflict, Refusal
 
 log = logging.getLogger("portrait_lab.jobs")
@@ -28,19 +29,23 @@ Status = Job.Status
 RUN_JOB = "jobs.run_job"  # the task in webapp/jobs/tasks.py, sent by name
 
 
-def create_job(*, owner, engine: str, inputs: dict, params: dict | None = None) -> Job:
+def create_job(*, owner, engine: str, inputs: dict, params: dict | None = None,
+               output_format: str = "png", version: str | None = None) -> Job:
     try:
         spec = engines.spec(engine)
     except KeyError:
         raise Refusal(f"Unknown engine {engine!r}. Known engines: {', '.join(engines.names())}.") from None
     try:
+        engine_version = engines.resolve_version(spec.name, version, str(settings.MODEL_DIR))
         clean_params = engines.validate_params(spec, params or {})
     except engines.EngineInputError as exc:
         raise Refusal(str(exc)) from exc
     clean_inputs = validate_job_inputs(spec, inputs, owner)
+    validate_output_format(output_format, clean_inputs)
     with transaction.atomic():
-        job = Job.objects.create(owner=owner, engine=spec.name, engine_version=spec.version,
-                                 queue=spec.queue, inputs=clean_inputs, params=clean_params)
+        job = Job.objects.create(owner=owner, engine=spec.name, engine_version=engine_version,
+                                 queue=spec.queue, inputs=clean_inputs, params=clean_params,
+                                 output_format=output_format)
         transaction.on_commit(lambda: enqueue(job))
     return job
 
@@ -57,6 +62,10 @@ def claim_job(job_id: int, *, worker: str, redelivered: bool = False) -> Job | N
     it once JOB_MAX_ATTEMPTS attempts have been spent.
     """
     now = timezone.now()
+    job = _claim_queued(job_id, worker, now)
+    if job is not None:
+        notify(job)
+        return job
     stale_before = now - timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS)
     with transaction.atomic():
         job = Job.objects.select_for_update().filter(pk=job_id).first()
@@ -77,6 +86,19 @@ def claim_job(job_id: int, *, worker: str, redelivered: bool = False) -> Job | N
         job.save(update_fields=["status", "attempts", "worker", "started_at", "heartbeat_at", "progress"])
     notify(job)
     return job
+
+
+def _claim_queued(job_id: int, worker: str, now) -> Job | None:
+    """The common case in one statement (no transaction, one round trip): a queued job with
+    attempts left becomes running on ``worker``; None when the job is in any other state."""
+    table = connection.ops.quote_name(Job._meta.db_table)
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    claimed = list(Job.objects.raw(
+        f"UPDATE {table} SET status = %s, attempts = attempts + 1, worker = %s, "
+        "started_at = COALESCE(started_at, %s), heartbeat_at = %s, progress = 0 "
+        "WHERE id = %s AND status = %s AND attempts < %s RETURNING *",
+        [Status.RUNNING, worker, stamp, stamp, job_id, Status.QUEUED, settings.JOB_MAX_ATTEMPTS]))
+    return claimed[0] if claimed else None
 
 
 def _gave_up_message(job: Job) -> str:
@@ -115,7 +137,8 @@ def finish_job(job: Job, status: str, *, outputs=None, info=None, error: str = "
         fields["run_seconds"] = run_seconds
     updated = Job.objects.filter(pk=job.pk, status=Status.RUNNING, worker=job.worker).update(**fields)
     if updated:
-        job.refresh_from_db()
+        for name, value in fields.items():  # what the row now holds: no need to read it back
+            setattr(job, name, value)
         notify(job)
         _announce_finished(job)
     return bool(updated)
@@ -154,6 +177,20 @@ def cancel_job(job: Job) -> Job:
     notify(job)
     _announce_finished(job)
     return job
+
+
+def fail_unserved_jobs() -> int:
+    """Fail the queued jobs that no worker served for JOB_UNSERVED_TIMEOUT_SECONDS (webapp/jobs/unserved.py)."""
+    failed = 0
+    for job, waited in unserved.overdue_jobs():
+        if Job.objects.filter(pk=job.pk, status=Status.QUEUED).update(
+                status=Status.FAILED, finished_at=timezone.now(), error=unserved.unserved_error(job.queue, waited)):
+            job.refresh_from_db()
+            log.warning("job %s: no worker served queue %s for %.0f s; failed", job.pk, job.queue, waited)
+            notify(job)
+            _announce_finished(job)
+            failed += 1
+    return failed
 
 
 def reap_stale_jobs(*, requeue: bool = True) -> int:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from inference import encoding
 from inference.engines import EngineSpec
 from webapp.photos.inputs import validate_box, validate_clicks
-from webapp.photos.models import Mask
+from webapp.photos.models import Mask, Photo
 from webapp.photos.selectors import photos_visible_to
 from webapp.refusal import Refusal
 
@@ -28,7 +29,7 @@ def validate_job_inputs(spec: EngineSpec, inputs, user) -> dict:
     if "image" in spec.inputs:
         if "photo" not in inputs:
             raise Refusal(f"engine {spec.name} needs inputs.photo")
-        photo = photos_visible_to(user).filter(pk=_int_id(inputs["photo"], "photo")).first()
+        photo = photos_visible_to(user).prefetch_related(None).filter(pk=_int_id(inputs["photo"], "photo")).first()
         if photo is None:
             raise Refusal(f"photo {inputs['photo']} does not exist or is not visible to you")
         clean["photo"] = photo.pk
@@ -54,3 +55,14 @@ def validate_job_inputs(spec: EngineSpec, inputs, user) -> dict:
         else:
             clean["reference"] = {"mask": own_mask(reference["mask"], "reference.mask")}
     return clean
+
+
+def validate_output_format(output_format, clean_inputs: dict) -> None:
+    """``png`` (lossless), ``jpeg`` or ``webp``, and one that can hold the photo's size."""
+    if not isinstance(output_format, str) or output_format not in encoding.FORMATS:
+        raise Refusal(f"output_format must be one of {', '.join(encoding.FORMATS)} (got {output_format!r})")
+    if output_format in encoding.SIZE_LIMITED:
+        size = Photo.objects.filter(pk=clean_inputs.get("photo")).values_list("width", "height").first()
+        problem = encoding.check_format(output_format, *(size or (0, 0)))
+        if problem:
+            raise Refusal(problem)

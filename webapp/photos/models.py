@@ -30,6 +30,9 @@ class Photo(models.Model):
     working = models.FileField(upload_to="photos/working/")   # 360 px short side (PPR10K proxies)
     display = models.FileField(upload_to="photos/display/")   # ≤ 1600 px long side, for the browser
     sha256 = models.CharField(max_length=64, db_index=True)
+    # Interactive engines' prepared states stored with the photo (webapp/photos/prepared.py):
+    # {engine name: {"version", "path", "size": [width, height]}}
+    prepared = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
 import numpy as np
 from django.core.files.storage import default_storage
 
@@ -16,11 +19,44 @@ def photos_visible_to(user):
     return Photo.objects.select_related("group").prefetch_related("masks")
 
 
+class _SmallImages:
+    """Decoded pixels of recently used small stored images, by storage name (stored files never
+    change: names are unique). Repeated jobs on one photo — an editor's every slider release —
+    skip reading and decoding it; callers get a copy they may modify."""
+
+    def __init__(self, max_pixels: int = 2_000_000, slots: int = 8):
+        self.max_pixels, self.slots = max_pixels, slots
+        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> np.ndarray | None:
+        with self._lock:
+            pixels = self._items.get(name)
+            if pixels is not None:
+                self._items.move_to_end(name)
+        return None if pixels is None else pixels.copy()
+
+    def put(self, name: str, pixels: np.ndarray) -> None:
+        if pixels.shape[0] * pixels.shape[1] > self.max_pixels:
+            return
+        with self._lock:
+            self._items[name] = pixels.copy()
+            while len(self._items) > self.slots:
+                self._items.popitem(last=False)
+
+
+small_images = _SmallImages()
+
+
 def load_photo_rgb(photo: Photo, *, size: str = "original") -> np.ndarray:
     """Decode a stored photo to float32 sRGB: ``original`` (EXIF/ICC applied) or ``working``."""
     field = photo.original if size == "original" else photo.working
-    with default_storage.open(field.name, "rb") as fh:
-        return imageio.decode(fh.read(), max_pixels=10**9).rgb
+    pixels = small_images.get(field.name)
+    if pixels is None:
+        with default_storage.open(field.name, "rb") as fh:
+            pixels = imageio.decode(fh.read(), max_pixels=10**9).rgb
+        small_images.put(field.name, pixels)
+    return pixels
 
 
 def load_mask(mask: Mask) -> np.ndarray:

@@ -1,5 +1,5 @@
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
@@ -7,10 +7,23 @@ from rest_framework.views import APIView
 
 from webapp.accounts.permissions import IsResearcher, IsStaffMember
 from webapp.pagination import paginate
-from webapp.photos import selectors, services
+from webapp.photos import prepared, selectors, services
 from webapp.photos.models import PhotoGroup
 from webapp.photos.serializers import MaskSerializer, PhotoGroupSerializer, PhotoSerializer
 from webapp.refusal import Refusal
+
+
+class GroupCreate(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+
+
+def group_id(value) -> int:
+    """A photo group id from a query or form field: digits only, within the id column's range."""
+    text = str(value).strip()
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 2**63:
+        raise Refusal(f"group must be a photo group's id (a positive integer), not {text[:40]!r}.")
+    return int(text)
+
 
 UploadForm = inline_serializer("PhotoUpload", {"file": serializers.FileField(),
                                                "group": serializers.IntegerField(required=False)})
@@ -24,12 +37,13 @@ class PhotoListView(APIView):
     def get_permissions(self):
         return [IsResearcher()] if self.request.method == "POST" else [IsStaffMember()]
 
-    @extend_schema(responses=PhotoSerializer(many=True))
+    @extend_schema(responses=PhotoSerializer(many=True),
+                   parameters=[OpenApiParameter("group", int, required=False)])
     def get(self, request):
         queryset = selectors.photos_visible_to(request.user)
         group = request.query_params.get("group")
-        if group and group.isdigit():
-            queryset = queryset.filter(group_id=int(group))
+        if group:
+            queryset = queryset.filter(group_id=group_id(group))
         return paginate(request, self, queryset, PhotoSerializer)
 
     @extend_schema(request={"multipart/form-data": UploadForm}, responses={201: PhotoSerializer})
@@ -39,10 +53,11 @@ class PhotoListView(APIView):
             raise Refusal("Send the image in a multipart field named 'file'.")
         group = None
         if request.data.get("group"):
-            group = PhotoGroup.objects.filter(pk=request.data.get("group")).first()
+            group = PhotoGroup.objects.filter(pk=group_id(request.data.get("group"))).first()
             if group is None:
                 raise Refusal("No such photo group.")
         photo = services.ingest_photo(upload=upload, owner=request.user, group=group)
+        prepared.request_prepare(photo)  # interactive engines' click-independent work, in the background
         return Response(PhotoSerializer(photo).data, status=status.HTTP_201_CREATED)
 
 
@@ -89,11 +104,9 @@ class PhotoGroupListView(APIView):
     def get(self, request):
         return paginate(request, self, PhotoGroup.objects.all(), PhotoGroupSerializer)
 
-    @extend_schema(request=inline_serializer("GroupCreate", {"name": serializers.CharField()}),
-                   responses={201: PhotoGroupSerializer})
+    @extend_schema(request=GroupCreate, responses={201: PhotoGroupSerializer})
     def post(self, request):
-        name = str(request.data.get("name", "")).strip()
-        if not name:
-            raise Refusal("A group needs a name.")
-        group = services.create_group(name=name, created_by=request.user)
+        body = GroupCreate(data=request.data)
+        body.is_valid(raise_exception=True)
+        group = services.create_group(name=body.validated_data["name"], created_by=request.user)
         return Response(PhotoGroupSerializer(group).data, status=status.HTTP_201_CREATED)

@@ -228,7 +228,7 @@ $("btn-run").addEventListener("click", async () => {
   const started = performance.now();
   try {
     const reference = tool === "brush" && painted ? { mask: await brushMask() } : { box: box.map((v) => Math.round(v)) };
-    const created = await api("/api/jobs/", { method: "POST", body: { engine: "harmonize", inputs: { photo: target.photo.id, mask: target.mask, reference }, params: { strength: Number($("strength").value) } } });
+    const created = await api("/api/jobs/", { method: "POST", body: { engine: "harmonize", inputs: { photo: target.photo.id, mask: target.mask, reference }, params: { strength: Number($("strength").value) }, output_format: $("output-format").value } });
     job = { id: created.id, started, reference };
     root.dataset.job = created.id;
     jobs ??= socket("/ws/jobs/", (m) => m.type === "job" && m.id === job?.id && onJob(m));

@@ -207,7 +207,8 @@ function onJob(event) {
     const out = event.outputs.find((o) => o.name === "image");
     const link = $("download-link");
     link.href = out.url; link.hidden = false;
-    link.setAttribute("download", `${(photo.original_name || "photo").replace(/\.[^.]+$/, "")}-retouched.png`);
+    const ext = out.url.split("?")[0].split(".").pop();
+    link.setAttribute("download", `${(photo.original_name || "photo").replace(/\.[^.]+$/, "")}-retouched.${ext}`);
     status.textContent = "Full-resolution result ready."; fullJob = null; $("btn-download").disabled = false;
   }
   if (event.status === "failed" || event.status === "cancelled") {
@@ -221,7 +222,8 @@ $("btn-download").addEventListener("click", async () => {
   $("download-link").hidden = true; $("btn-download").disabled = true;
   $("download-status").textContent = "Queued for full resolution…";
   try {
-    const job = await api("/api/jobs/", { method: "POST", body: { engine, inputs: { photo: photo.id, clicks: clicks() }, params: params() } });
+    const body = { engine, inputs: { photo: photo.id, clicks: clicks() }, params: params(), output_format: $("output-format").value };
+    const job = await api("/api/jobs/", { method: "POST", body });
     fullJob = job.id;
     const poll = async () => { // the socket is the fast path; polling covers a missed event
       if (fullJob !== job.id) return;
