@@ -7,9 +7,9 @@
   a scratch PostgreSQL database (needs 127.0.0.1:5432 and :6379; skipped otherwise);
 * full resolution (embedded server): a 24-megapixel JPEG is uploaded, then ``retouch.interactive``
   is asked for the full-resolution result of two clicks (``POST /api/jobs/``) in each output
-  format; the time is request → the job's ``succeeded`` event on ``/ws/jobs/`` (the file is
-  stored and downloadable then). The same steps in this process give the breakdown
-  (decode, render, encode).
+  format, and ``harmonize`` for a person-sized foreground mask (PNG); the time is request → the
+  job's ``succeeded`` event on ``/ws/jobs/`` (the file is stored and downloadable then). The
+  interactive steps in this process give the breakdown (decode, render, encode).
 
 The photo is uploaded first and the benchmark waits until its prepared state is stored (the photo
 API lists the engine under ``prepared``), as when a person uploads a photo and then opens it.
@@ -173,13 +173,52 @@ async def _fullres_jobs(base: str, token: str, photo: dict, runs: int) -> dict:
                   "file_mb": round(sizes[fmt] / 2**20, 1)} for fmt, v in seconds.items()}
 
 
+def _foreground(width: int, height: int) -> np.ndarray:
+    """A person-sized ellipse left of centre: the composite's foreground for ``harmonize``."""
+    import cv2
+
+    mask = np.zeros((height, width), np.float32)
+    cv2.ellipse(mask, (int(width * 0.43), int(height * 0.55)), (int(width * 0.18), int(height * 0.42)), 0, 0, 360,
+                1.0, -1)
+    return mask
+
+
+async def _harmonize_jobs(base: str, token: str, photo: dict, runs: int) -> dict:
+    import httpx
+    import websockets
+
+    width, height = photo["width"], photo["height"]
+    async with httpx.AsyncClient(base_url=base, headers=_auth(token), timeout=300) as http, \
+            websockets.connect(f"{base.replace('http://', 'ws://')}/ws/jobs/", additional_headers=_auth(token)) as ws:
+        mask_png = _encoded(np.repeat(_foreground(width, height)[..., None], 3, axis=2), "PNG")
+        mask = (await http.post(f"/api/photos/{photo['id']}/masks/", files={"file": ("m.png", mask_png)},
+                                data={"kind": "foreground"})).json()
+        body = {"engine": "harmonize", "inputs": {"photo": photo["id"], "mask": mask["id"], "reference": {
+            "box": [width * 0.7, height * 0.1, width * 0.95, height * 0.9]}}}
+        seconds = []
+        for _ in range(runs + 1):  # the first one warms up
+            t0 = time.perf_counter()
+            job = (await http.post("/api/jobs/", json=body)).json()
+            while True:
+                event = json.loads(await asyncio.wait_for(ws.recv(), 300))
+                if event.get("id") == job["id"] and event["status"] in ("succeeded", "failed", "cancelled"):
+                    break
+            if event["status"] != "succeeded":
+                raise RuntimeError(f"harmonize job {event['status']}: {event.get('error')}")
+            seconds.append(time.perf_counter() - t0)
+    return {"median_s": round(statistics.median(seconds[1:]), 3), "min_s": round(min(seconds[1:]), 3), "runs": runs}
+
+
 def bench_fullres_platform(width: int = 6000, height: int = 4000, runs: int = 3) -> dict:
-    """Request → stored file through the embedded server, for each output format."""
+    """Request → stored file through the embedded server: retouch.interactive in each output
+    format, and harmonize (PNG)."""
     with processes.embedded_platform(prefix="plab-bench-") as (base, env):
         token = processes.add_user(base, env, "bench", "researcher", "bench-pw-123")
         photo = _upload_prepared(base, token, _encoded(_portrait(width, height), "JPEG"), "big.jpg")
         asyncio.run(_fullres_jobs(base, token, photo, 1))  # warm-up: engines, imports, page cache
-        return asyncio.run(_fullres_jobs(base, token, photo, runs))
+        report = asyncio.run(_fullres_jobs(base, token, photo, runs))
+        report["harmonize_png"] = asyncio.run(_harmonize_jobs(base, token, photo, runs))
+        return report
 
 
 def bench_fullres_breakdown(width: int = 6000, height: int = 4000) -> dict:
@@ -255,6 +294,7 @@ def summary(report: dict) -> dict:
         formats = report["full_resolution"]["request_to_file"]
         out["fullres_24mp_s"] = formats["png"]["median_s"]
         out.update({f"fullres_24mp_{fmt}_s": formats[fmt]["median_s"] for fmt in FORMATS if fmt != "png"})
+        out["fullres_24mp_harmonize_s"] = formats["harmonize_png"]["median_s"]
     return out
 
 

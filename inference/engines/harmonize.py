@@ -23,6 +23,7 @@ import time
 from typing import Any
 
 import cv2
+import numexpr as ne
 import numpy as np
 from scipy.interpolate import PchipInterpolator
 
@@ -32,7 +33,6 @@ from inference.segmentation import check_image, check_mask, resize_image
 
 LOW_LONG = 512
 PERCENTILES = (10.0, 50.0, 90.0)
-_CHUNK = 1 << 20
 
 SPEC = EngineSpec(
     name="harmonize",
@@ -80,13 +80,43 @@ def fit_colour_polynomial(src: np.ndarray, dst: np.ndarray, ridge: float = 1e-4,
     return coef
 
 
+# The 20 monomials of poly_features times their coefficients k0..k19, nested (Horner style): one
+# numexpr pass per output channel, float32, in cache-sized blocks on every core, no N×20 temporary.
+_POLYNOMIAL = ("k0 + r*(k1 + r*(k4 + r*k10 + g*k13 + b*k14) + g*k7 + b*k8)"
+               " + g*(k2 + g*(k5 + g*k11 + r*k15 + b*k16) + b*k9)"
+               " + b*(k3 + b*(k6 + b*k12 + r*k17 + g*k18)) + r*g*b*k19")
+
+
 def apply_colour_polynomial(rgb: np.ndarray, coef: np.ndarray) -> np.ndarray:
-    """Apply the fitted mapping to N×3 pixels in chunks (bounded memory); returns float32."""
-    out = np.empty(rgb.shape, np.float32)
+    """Apply the fitted mapping to N×3 pixels; returns float32 in [0, 1]."""
+    rgb = np.asarray(rgb, dtype=np.float32)
     c = coef.astype(np.float32)
-    for i in range(0, len(rgb), _CHUNK):
-        out[i:i + _CHUNK] = poly_features(rgb[i:i + _CHUNK].astype(np.float32)) @ c
+    out = np.empty(rgb.shape, np.float32)
+    channels = {"r": rgb[:, 0], "g": rgb[:, 1], "b": rgb[:, 2]}
+    for ch in range(3):
+        out[:, ch] = ne.evaluate(_POLYNOMIAL, local_dict={**channels, **{f"k{i}": c[i, ch] for i in range(20)}})
     return np.clip(out, 0.0, 1.0, out=out)
+
+
+def apply_to_foreground(image: np.ndarray, mask: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """Full resolution: the colour polynomial on the foreground's bounding box, blended back with a
+    lightly feathered mask (also how the learned ``harmonize.net`` reaches full size)."""
+    h, w = image.shape[:2]
+    sigma = max(0.8, min(h, w) / 800.0)
+    pad = int(3 * sigma) + 1
+    covered = mask > 1e-3
+    ys, xs = np.flatnonzero(covered.any(axis=1)), np.flatnonzero(covered.any(axis=0))  # bounding box
+    out = image.copy()
+    if not len(ys):
+        return out
+    y0, y1 = max(0, ys.min() - pad), min(h, ys.max() + pad + 1)
+    x0, x1 = max(0, xs.min() - pad), min(w, xs.max() + pad + 1)
+    alpha = cv2.GaussianBlur(np.ascontiguousarray(mask[y0:y1, x0:x1]), (0, 0), sigma)
+    alpha = np.maximum(alpha, mask[y0:y1, x0:x1] * (mask[y0:y1, x0:x1] >= 0.999))
+    crop = image[y0:y1, x0:x1]
+    mapped = apply_colour_polynomial(crop.reshape(-1, 3), coef).reshape(crop.shape)
+    out[y0:y1, x0:x1] = crop + alpha[..., None] * (mapped - crop)
+    return out
 
 
 # ---------------------------------------------------------------- statistics matching
@@ -217,19 +247,7 @@ class HarmonizeEngine:
         if progress:
             progress(0.3)
 
-        # full resolution: polynomial on the foreground's bounding box, feathered-mask blend
-        sigma = max(0.8, min(h, w) / 800.0)
-        pad = int(3 * sigma) + 1
-        ys, xs = np.nonzero(mask > 1e-3)
-        y0, y1 = max(0, ys.min() - pad), min(h, ys.max() + pad + 1)
-        x0, x1 = max(0, xs.min() - pad), min(w, xs.max() + pad + 1)
-        alpha = cv2.GaussianBlur(np.ascontiguousarray(mask[y0:y1, x0:x1]), (0, 0), sigma)
-        alpha = np.maximum(alpha, mask[y0:y1, x0:x1] * (mask[y0:y1, x0:x1] >= 0.999))
-        crop = image[y0:y1, x0:x1]
-        mapped = apply_colour_polynomial(crop.reshape(-1, 3), coef).reshape(crop.shape)
-        out = image.copy()
-        a = alpha[..., None]
-        out[y0:y1, x0:x1] = crop + a * (mapped - crop)
+        out = apply_to_foreground(image, mask, coef)
         if progress:
             progress(0.9)
         lh, lw = low.shape[:2]
