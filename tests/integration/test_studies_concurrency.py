@@ -24,6 +24,7 @@ import time
 import httpx
 import pytest
 
+from devtools.processes import start_http_server
 from tests.support import (
     PYTHON,
     REDIS_URL,
@@ -36,7 +37,6 @@ from tests.support import (
     need_redis,
     scratch_postgres_database,
     token_for,
-    wait_for_http,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
@@ -64,14 +64,7 @@ print("study", study.pk, study.public_id)
 def _serve(env, tmp, port: int, tag: str) -> Proc:
     args = [PYTHON, "-m", "uvicorn", "webapp.asgi:application", "--host", "127.0.0.1", "--port", str(port),
             "--workers", "2", "--lifespan", "off", "--log-level", "warning"]
-    proc = Proc(args, env, tmp / f"server-{tag}.log")
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/api/health/", proc=proc.popen, timeout=60)
-    except Exception:
-        print(proc.output())
-        proc.stop()
-        raise
-    return proc
+    return start_http_server(args, env, tmp / f"server-{tag}.log", f"http://127.0.0.1:{port}", timeout=60)
 
 
 class Ledger:

@@ -21,6 +21,7 @@ import httpx
 import psycopg
 import pytest
 
+from devtools.processes import start_http_server
 from tests.support import (
     PYTHON,
     Proc,
@@ -30,7 +31,6 @@ from tests.support import (
     need_postgres,
     scratch_postgres_database,
     token_for,
-    wait_for_http,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
@@ -62,14 +62,7 @@ def _serve(env: dict, tmp: Path, app: str, tag: str) -> tuple[Proc, int]:
     port = free_port()
     args = [PYTHON, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off",
             "--log-level", "warning"]
-    proc = Proc(args, env, tmp / f"server-{tag}.log")
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/api/health/", proc=proc.popen, timeout=60)
-    except Exception:
-        print(proc.output())
-        proc.stop()
-        raise
-    return proc, port
+    return start_http_server(args, env, tmp / f"server-{tag}.log", f"http://127.0.0.1:{port}", timeout=60), port
 
 
 class Platform:
