@@ -329,3 +329,52 @@ def test_mask_refined_by_clicks_becomes_the_photos_human_mask(ws, project, clien
     old, new = load_mask(masks[0]), load_mask(masks[1])
     assert new.shape == old.shape and new[2, 2] > 0.5 and new.sum() > old.sum()
     assert expert.post(url, {"clicks": [{"x": 500, "y": 2, "positive": True}]}, format="json").status_code == 400
+
+
+def test_export_job_zips_the_dataset_for_the_owner_only(make_user, client_for, monkeypatch,
+                                                        django_capture_on_commit_callbacks):
+    import io
+    import zipfile
+
+    from webapp.annotation import services
+
+    sent = []
+    monkeypatch.setattr(services.celery_app, "send_task", lambda name, args, queue: sent.append((name, args, queue)))
+    ws = make_workspace(make_user, per_group=2)
+    project = make_project(ws)
+    _accept_everything(ws, project)
+    services.freeze(project=project, by=ws.researcher)
+    owner = client_for(ws.researcher)
+    with django_capture_on_commit_callbacks(execute=True):
+        r = owner.post(f"/api/annotation/projects/{project.pk}/export/", {"sizes": ["360p"]}, format="json")
+    assert r.status_code == 202 and r.json()["status"] == "queued" and r.json()["url"] is None
+    assert sent == [("annotation.export_dataset", [r.json()["id"]], "cpu")]
+    assert services.run_export(r.json()["id"]) == "succeeded"
+    listed = owner.get(f"/api/annotation/projects/{project.pk}/export/").json()[0]
+    assert listed["status"] == "succeeded" and listed["progress"] == 1.0 and listed["files"] > 10
+    response = owner.get(listed["url"])
+    assert response.status_code == 200
+    names = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))).namelist()
+    assert any(n.endswith("/manifest.json") for n in names) and any("/360p/" in n for n in names)
+    assert client_for(make_user("researcher")).get(listed["url"]).status_code == 404
+    assert client_for(ws.experts[0]).get(listed["url"]).status_code == 403
+
+
+
+def test_demo_annotation_builds_a_frozen_project_with_one_review_round(capsys):
+    from webapp.annotation.models import AnnotationProject, ReviewIssue
+    from webapp.annotation.reports import agreement
+
+    call_command("demo_annotation", "--groups", "2", "--photos-per-group", "3", "--seed", "4")
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("project ")
+    project = AnnotationProject.objects.get(pk=int(last.split()[1]))
+    assert project.dataset_version == 1
+    assert set(project.assignments.values_list("state", flat=True)) == {"frozen"}
+    assert sorted(project.assignments.values_list("round", flat=True)) == [1, 1, 1, 1, 1, 2]
+    assert ReviewIssue.objects.get(assignment__project=project).state == "verified"
+    report = agreement(project)
+    # Slot a's style is the strong warm one: its temperature offset is the largest.
+    offsets = report["icc"]["temperature"]["style_offsets"]
+    assert offsets["a"] > 0 and offsets["a"] > offsets["b"] > offsets["c"]
+    assert len(report["self_consistency"]) == 6

@@ -203,3 +203,8 @@ class DatasetExport(models.Model):
 
     def __str__(self) -> str:
         return f"export {self.pk} of project {self.project_id} ({self.status})"
+
+    @property
+    def download_url(self) -> str | None:
+        """The archive is served by the annotation API to the project's owner, not by /media/."""
+        return f"/api/annotation/projects/{self.project_id}/export/{self.pk}/download" if self.path else None

@@ -1,4 +1,3 @@
-from django.core.files.storage import default_storage
 from rest_framework import serializers
 
 from webapp.annotation.models import AnnotationProject, Assignment, DatasetExport, Edit, ReviewIssue
@@ -48,15 +47,12 @@ class ProjectSerializer(serializers.ModelSerializer):
 
 
 class ExportSerializer(serializers.ModelSerializer):
-    url = serializers.SerializerMethodField()
+    url = serializers.CharField(source="download_url", read_only=True)
 
     class Meta:
         model = DatasetExport
         fields = ["id", "project", "sizes", "dataset_version", "status", "progress", "files", "error", "url",
                   "created_at", "finished_at"]
-
-    def get_url(self, obj) -> str | None:
-        return default_storage.url(obj.path) if obj.path else None
 
 
 class ProjectCreateSerializer(serializers.Serializer):

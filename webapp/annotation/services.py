@@ -56,6 +56,7 @@ log = logging.getLogger("portrait_lab.annotation")
 State = Assignment.State
 RUN_EXPORT = "annotation.export_dataset"  # webapp/annotation/tasks.py, sent by name
 EXPORT_SIZES = ("360p", "full")
+QA_SEPARATOR = " • "  # the editor splits the message on it
 
 
 def project_group_name(project_id: int) -> str:
@@ -351,7 +352,7 @@ def submit(*, assignment: Assignment, user) -> Assignment:
     failures = qa.check_submission(assignment)
     if failures:
         raise Refusal(f"Automatic QA did not pass ({len(failures)} problem{'s' if len(failures) > 1 else ''}): "
-                      + " ".join(failures), errors={"qa": failures})
+                      + QA_SEPARATOR.join(failures), errors={"qa": failures})
     return _move(assignment, Assignment.EDITABLE, State.IN_REVIEW, submitted_at=timezone.now())
 
 
@@ -477,7 +478,7 @@ def start_export(*, project: AnnotationProject, by, sizes=None) -> DatasetExport
 def _export_event(record: DatasetExport) -> None:
     events.publish(project_group_name(record.project_id), {
         "type": "annotation.event", "event": "export", "id": record.pk, "status": record.status,
-        "progress": record.progress, "url": default_storage.url(record.path) if record.path else None,
+        "progress": record.progress, "url": record.download_url,
         "error": record.error})
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import csv
 import io
 
-from django.http import HttpResponse
+from django.core.files.storage import default_storage
+from django.http import FileResponse, HttpResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import BaseParser, FormParser, JSONParser, MultiPartParser
@@ -373,6 +374,22 @@ class DashboardCsvView(APIView):
         response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="annotation-progress-{pk}.csv"'
         return response
+
+
+class ExportDownloadView(APIView):
+    """GET the export's zip archive (the project's owner)."""
+
+    permission_classes = [IsResearcher]
+
+    @extend_schema(responses={(200, "application/zip"): bytes})
+    def get(self, request, pk: int, export_id: int):
+        project = selectors.project_for(request.user, pk, owner=True)
+        record = project.exports.filter(pk=export_id).exclude(path="").first()
+        if record is None:
+            raise NotFound("No such export, or it has not finished.")
+        name = f"project-{project.pk}-v{record.dataset_version}.zip"
+        return FileResponse(default_storage.open(record.path, "rb"), as_attachment=True, filename=name,
+                            content_type="application/zip")
 
 
 class ExportView(APIView):

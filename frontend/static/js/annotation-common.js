@@ -1,0 +1,148 @@
+// Shared by the annotation pages: slider groups in Lightroom's Basic-panel order, value formatting,
+// CIELAB means and PPR10K's M_GLC (same definition as inference/agreement.py), histograms, and a
+// harmonization-aware preview of one photo.
+import { applyAdjustments } from "./adjust-preview.js";
+
+export const SLIDER_GROUPS = [
+  ["White balance", ["temperature", "tint"]],
+  ["Tone", ["exposure", "contrast", "highlights", "shadows", "whites", "blacks"]],
+  ["Presence", ["texture", "clarity", "dehaze", "vibrance", "saturation"]],
+];
+export const LABELS = {
+  temperature: "Temp", tint: "Tint", exposure: "Exposure", contrast: "Contrast", highlights: "Highlights",
+  shadows: "Shadows", whites: "Whites", blacks: "Blacks", texture: "Texture", clarity: "Clarity",
+  dehaze: "Dehaze", vibrance: "Vibrance", saturation: "Saturation", tone_curve: "Tone curve",
+};
+
+export function formatValue(name, v) {
+  const n = Number(v) || 0;
+  if (name === "exposure") return `${n > 0 ? "+" : ""}${n.toFixed(2)}`;
+  return `${n > 0 ? "+" : ""}${Math.round(n)}`;
+}
+
+export const STATE_LABELS = {
+  queued: "Queued", in_progress: "In progress", in_review: "In review", changes_requested: "Changes requested",
+  accepted: "Accepted", frozen: "Frozen",
+};
+
+// sRGB 8-bit code → linear light, and CIELAB (D65) of a linear RGB triple.
+const LINEAR = new Float64Array(256).map((_, k) => {
+  const x = k / 255;
+  return x <= 0.04045 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4);
+});
+const f = (t) => (t > 216 / 24389 ? Math.cbrt(t) : t / (3 * (6 / 29) ** 2) + 4 / 29);
+
+export function labOf(r, g, b) {
+  const R = LINEAR[r]; const G = LINEAR[g]; const B = LINEAR[b];
+  const x = (0.4124564 * R + 0.3575761 * G + 0.1804375 * B) / 0.95047;
+  const y = 0.2126729 * R + 0.7151522 * G + 0.072175 * B;
+  const z = (0.0193339 * R + 0.119192 * G + 0.9503041 * B) / 1.08883;
+  const fy = f(y);
+  return [116 * fy - 16, 500 * (f(x) - fy), 200 * (fy - f(z))];
+}
+
+// Mean L*, a*, b* of RGBA pixel data (every `step`-th pixel).
+export function meanLab(rgba, step = 1) {
+  let L = 0; let A = 0; let B = 0; let n = 0;
+  for (let i = 0; i < rgba.length; i += 4 * step) {
+    const lab = labOf(rgba[i], rgba[i + 1], rgba[i + 2]);
+    L += lab[0]; A += lab[1]; B += lab[2]; n++;
+  }
+  return n ? [L / n, A / n, B / n] : [0, 0, 0];
+}
+
+const sampleVar = (xs) => {
+  if (xs.length < 2) return 0;
+  const m = xs.reduce((s, x) => s + x, 0) / xs.length;
+  return xs.reduce((s, x) => s + (x - m) ** 2, 0) / (xs.length - 1);
+};
+
+// PPR10K's released M_GLC of one group from each photo's mean Lab: ½ (Var(a*) + Var(b*)), N − 1.
+export function glc(means) {
+  return 0.5 * (sampleVar(means.map((m) => m[1])) + sampleVar(means.map((m) => m[2])));
+}
+
+// The photo whose removal lowers the group's M_GLC most (null below 3 photos).
+export function glcOutlier(means) {
+  if (means.length < 3) return null;
+  let best = null; let bestValue = Infinity;
+  means.forEach((_, i) => {
+    const v = glc(means.filter((__, j) => j !== i));
+    if (v < bestValue) { bestValue = v; best = i; }
+  });
+  return best;
+}
+
+// RGB + luminance histograms (256 bins) and clipped shares (all three channels at 0 / 255).
+export function histogram(rgba, step = 1) {
+  const bins = [new Uint32Array(256), new Uint32Array(256), new Uint32Array(256), new Uint32Array(256)];
+  let white = 0; let black = 0; let n = 0;
+  for (let i = 0; i < rgba.length; i += 4 * step) {
+    const r = rgba[i]; const g = rgba[i + 1]; const b = rgba[i + 2];
+    bins[0][r]++; bins[1][g]++; bins[2][b]++;
+    bins[3][(0.2126 * r + 0.7152 * g + 0.0722 * b) | 0]++;
+    if (r === 255 && g === 255 && b === 255) white++;
+    else if (r === 0 && g === 0 && b === 0) black++;
+    n++;
+  }
+  return { bins, white: white / Math.max(n, 1), black: black / Math.max(n, 1) };
+}
+
+export function drawHistogram(canvas, hist) {
+  const ctx = canvas.getContext("2d");
+  const { width: w, height: h } = canvas;
+  ctx.clearRect(0, 0, w, h);
+  let top = 1;
+  for (const bins of hist.bins.slice(0, 3)) for (let k = 1; k < 255; k++) top = Math.max(top, bins[k]);
+  ctx.globalCompositeOperation = "lighter";
+  ["rgba(230,60,60,.75)", "rgba(60,200,90,.75)", "rgba(70,120,240,.75)"].forEach((colour, c) => {
+    ctx.fillStyle = colour;
+    ctx.beginPath(); ctx.moveTo(0, h);
+    for (let k = 0; k < 256; k++) ctx.lineTo((k / 255) * w, h - Math.min(1, hist.bins[c][k] / top) * (h - 2));
+    ctx.lineTo(w, h); ctx.closePath(); ctx.fill();
+  });
+  ctx.globalCompositeOperation = "source-over";
+}
+
+// Preview of one photo: the adjust renderer in the browser; for harmonization tasks only inside
+// the foreground mask (alpha in 0..255), as the server renders it (webapp/annotation/rendering.py).
+export function previewPixels(source, params, fgMask = null) {
+  const out = applyAdjustments(source.data, params);
+  if (fgMask) {
+    const src = source.data;
+    for (let i = 0; i < out.length; i += 4) {
+      const m = fgMask[i >> 2] / 255;
+      out[i] = src[i] + m * (out[i] - src[i]);
+      out[i + 1] = src[i + 1] + m * (out[i + 1] - src[i + 1]);
+      out[i + 2] = src[i + 2] + m * (out[i + 2] - src[i + 2]);
+    }
+  }
+  return out;
+}
+
+export async function loadPixels(url, maxSide = Infinity) {
+  const img = new Image();
+  img.src = url;
+  await img.decode();
+  const s = Math.min(1, maxSide / Math.max(img.naturalWidth, img.naturalHeight));
+  const c = document.createElement("canvas");
+  c.width = Math.max(1, Math.round(img.naturalWidth * s)); c.height = Math.max(1, Math.round(img.naturalHeight * s));
+  const ctx = c.getContext("2d", { willReadFrequently: true });
+  ctx.drawImage(img, 0, 0, c.width, c.height);
+  return ctx.getImageData(0, 0, c.width, c.height);
+}
+
+// A mask image as one byte per pixel at (width, height).
+export async function loadMask(url, width, height) {
+  const img = new Image();
+  img.src = url;
+  await img.decode();
+  const c = document.createElement("canvas");
+  c.width = width; c.height = height;
+  const ctx = c.getContext("2d", { willReadFrequently: true });
+  ctx.drawImage(img, 0, 0, width, height);
+  const d = ctx.getImageData(0, 0, width, height).data;
+  const out = new Uint8Array(width * height);
+  for (let i = 0; i < out.length; i++) out[i] = d[i * 4];
+  return out;
+}
