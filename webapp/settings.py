@@ -215,6 +215,9 @@ else:
 
 # Engines whose weights live on disk: ENGINE_WEIGHTS_DIR/<engine>.pt, never downloaded.
 ENGINE_WEIGHTS_DIR = Path(os.environ.get("ENGINE_WEIGHTS_DIR", DATA_DIR / "weights"))
+# Learned engines' trained weights: MODEL_DIR/<engine>/<version>/{weights.safetensors,card.json}
+# (inference.modelstore; written by `python -m inference.train`).
+MODEL_DIR = Path(os.environ.get("MODEL_DIR", DATA_DIR / "models"))
 
 LOGGING = {
     "version": 1,

@@ -23,9 +23,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from inference import modelstore
 from inference.engines.adjust import AdjustEngine
 from inference.engines.diagnostics import SleepEngine
 from inference.engines.harmonize import HarmonizeEngine
+from inference.engines.learned import LearnedClicks, LearnedHarmonize, LearnedLut, LearnedParams
 from inference.engines.retouch import AutoRetouch, InteractiveRetouch
 from inference.interface import (
     Engine,
@@ -37,7 +39,7 @@ from inference.interface import (
 )
 
 __all__ = ["ENGINES", "Engine", "EngineInputError", "EngineSpec", "InteractiveEngine", "ProgressFn",
-           "create", "names", "spec", "validate_params"]
+           "create", "is_learned", "names", "resolve_version", "spec", "validate_params", "versions"]
 
 # The engines the platform offers. A new engine is imported above and added here.
 ENGINES: tuple[type[Engine], ...] = (
@@ -46,6 +48,10 @@ ENGINES: tuple[type[Engine], ...] = (
     InteractiveRetouch,
     HarmonizeEngine,
     SleepEngine,
+    LearnedParams,
+    LearnedLut,
+    LearnedClicks,
+    LearnedHarmonize,
 )
 
 
@@ -81,3 +87,29 @@ def spec(name: str) -> EngineSpec:
 def create(name: str, **cfg: Any) -> Engine:
     """A new instance of engine ``name``; ``cfg`` is the worker's configuration (e.g. weights_dir)."""
     return _engine_class(name)(**cfg)
+
+
+def is_learned(name: str) -> bool:
+    """Whether ``name`` serves trained weights from the model directory (several versions)."""
+    return bool(getattr(_engine_class(name), "learned", False))
+
+
+def versions(name: str, model_dir: str | None) -> list[str]:
+    """The versions a worker can run: a classical engine's one, or the trained ones in ``model_dir``."""
+    if is_learned(name):
+        return modelstore.versions(model_dir, name)
+    return [spec(name).version]
+
+
+def resolve_version(name: str, version: str | None, model_dir: str | None) -> str:
+    """The version a job on ``name`` will run (``version``, or the newest); EngineInputError with a
+    message for the user when it does not exist (e.g. no trained weights)."""
+    if not is_learned(name):
+        current = spec(name).version
+        if version not in (None, current):
+            raise EngineInputError(f"engine {name!r} has only version {current!r}, not {version!r}")
+        return current
+    try:
+        return modelstore.resolve(model_dir, name, version)
+    except modelstore.ModelNotFound as exc:
+        raise EngineInputError(str(exc)) from None

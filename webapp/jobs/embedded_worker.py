@@ -11,6 +11,7 @@ import threading
 from celery.worker import WorkController
 
 from webapp.celery import app
+from webapp.engine_pool import set_worker_concurrency
 from webapp.jobs.worker_signals import start_worker_heartbeat
 
 
@@ -36,5 +37,6 @@ def start_embedded_worker(queues: tuple[str, ...] = ("gpu", "cpu"), concurrency:
     threading.Thread(target=worker.start, name="embedded-celery-worker", daemon=True).start()
     if not worker.ready.wait(30):
         raise RuntimeError("the embedded Celery worker did not start within 30 s")
+    set_worker_concurrency(concurrency)
     start_worker_heartbeat(hostname, lambda: sorted(app.amqp.queues.consume_from))
     return worker

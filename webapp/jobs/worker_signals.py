@@ -6,11 +6,12 @@ import logging
 import threading
 
 from celery import signals
+from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
 import inference.engines as engines
-from webapp.engine_pool import loaded_engines
+from webapp.engine_pool import loaded_engines, set_worker_concurrency
 from webapp.jobs.models import WorkerStatus
 from webapp.jobs.services import reap_stale_jobs
 
@@ -35,7 +36,8 @@ def engines_for(queues: list[str]) -> list[str]:
 
 def report_worker(name: str, queues: list[str], device: str) -> None:
     WorkerStatus.objects.update_or_create(name=name, defaults={
-        "device": device, "queues": sorted(queues), "engines": engines_for(queues),
+        "device": device, "queues": sorted(queues),
+        "engines": {e: engines.versions(e, str(settings.MODEL_DIR)) for e in engines_for(queues)},
         "loaded": loaded_engines(), "last_seen": timezone.now()})
 
 
@@ -69,6 +71,7 @@ def _on_worker_setup(sender=None, instance=None, **kwargs):
     if instance is None or not sender:
         return
     app = instance.app
+    set_worker_concurrency(getattr(instance, "concurrency", 1))
     start_worker_heartbeat(sender, lambda: sorted(app.amqp.queues.consume_from))
 
 
