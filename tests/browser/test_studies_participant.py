@@ -128,3 +128,40 @@ def test_completion_code_and_dashboard_updates_live(embedded_platform, demo, pag
     page.wait_for_selector("#completion")
     assert re.fullmatch(r"[0-9A-F]{8}", page.text_content("#completion-code").strip())
     dash.context.close()
+
+
+def test_join_is_sent_once_resumed_after_a_lost_reply_and_a_closed_study_says_so(embedded_platform, demo, page):
+    """The screen-check button is disabled while the join is pending (more clicks send nothing); a join
+    whose reply is lost is retried with the same client key and resumes the participant it made
+    (200); once the study closes, the page shows why instead of a trial. Runs last: it closes the
+    study."""
+    sid, public_id = demo
+    base = embedded_platform.base
+    joins: list[int] = []
+
+    def lose_first_reply(route):
+        response = route.fetch()
+        joins.append(response.status)
+        if len(joins) == 1:
+            page.wait_for_timeout(300)  # pending: the page must not send another join meanwhile
+            route.abort()  # the participant was made, but the page never hears of it
+        else:
+            route.fulfill(response=response)
+
+    page.route("**/join/", lose_first_reply)
+    page.goto(f"{base}/s/{public_id}/")
+    page.wait_for_selector("#consent")
+    page.check("#consent-box")
+    page.click("#consent-continue")
+    page.wait_for_selector("#screen-check")
+    page.click("#screen-continue")
+    assert page.is_disabled("#screen-continue")
+    page.click("#screen-continue", force=True)
+    page.wait_for_selector("#instructions", timeout=20000)
+    assert joins == [201, 200]
+    manage(embedded_platform.env, "shell", "-c",
+           f"from studies.models import Study; Study.objects.filter(pk={sid}).update(status='closed')")
+    page.click("#start")
+    page.wait_for_selector("#closed")
+    assert "closed" in page.text_content("#closed")
+    assert not page.js_errors
