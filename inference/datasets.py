@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import hashlib
 import json
 import sys
@@ -71,6 +72,7 @@ class SourcePhoto:
     original_name: str
     rgb: np.ndarray  # float32 H×W×3
     mask: np.ndarray  # float32 H×W, the people detector's
+    face: tuple[float, float, float, float] | None  # the largest face found (x0, y0, x1, y1)
 
 
 def shipped_photos() -> list[tuple[str, str, np.ndarray]]:
@@ -94,30 +96,51 @@ def folder_photos(folder: str | Path) -> list[tuple[str, str, np.ndarray]]:
     return [(p.stem, p.name, load_path(p).rgb) for p in list_images(folder).values()]
 
 
-def load_sources(images: str | Path | None = None) -> list[SourcePhoto]:
-    from inference.people import people_mask  # deferred: loads OpenCV's face cascade
+def _with_people(pid: str, name: str, rgb: np.ndarray) -> SourcePhoto:
+    from inference.people import detect_faces, person_mask  # deferred: loads OpenCV's cascades
 
-    found = shipped_photos() + (folder_photos(images) if images else [])
-    return [SourcePhoto(pid, name, rgb, people_mask(rgb)) for pid, name, rgb in found]
+    faces = detect_faces(rgb)
+    face = (faces[0].x0, faces[0].y0, faces[0].x1, faces[0].y1) if faces else None
+    return SourcePhoto(pid, name, rgb, person_mask(rgb, faces), face)
+
+
+@functools.cache
+def _shipped_sources() -> tuple[SourcePhoto, ...]:
+    return tuple(_with_people(*p) for p in shipped_photos())
+
+
+def load_sources(images: str | Path | None = None) -> list[SourcePhoto]:
+    """The photos with their people masks and largest face (people detector, once per photo;
+    the shipped photos' results are kept for the process)."""
+    extra = [_with_people(*p) for p in folder_photos(images)] if images else []
+    return [*_shipped_sources(), *extra]
 
 
 def _clamp(params: dict[str, float]) -> dict[str, float]:
     return {k: float(np.clip(v, PARAMS[k]["min"], PARAMS[k]["max"])) for k, v in params.items()}
 
 
+def _span(rng: np.random.Generator, keep0: float, keep1: float, size: int, total: int) -> int:
+    """Start of a window of ``size`` in ``[0, total)`` that contains ``[keep0, keep1]`` (random
+    among those that do; centred on it when none does)."""
+    lo, hi = max(0, int(np.ceil(keep1 - size))), min(total - size, int(keep0))
+    if hi >= lo:
+        return int(rng.integers(lo, hi + 1))
+    return int(np.clip(round((keep0 + keep1 - size) / 2), 0, total - size))
+
+
 def _crop_box(rng: np.random.Generator, photo: SourcePhoto, aspect: float) -> tuple[int, int, int, int]:
-    """(y0, x0, h, w): a random crop of ``aspect`` that keeps the people's centre inside its middle."""
+    """(y0, x0, h, w): a random crop of ``aspect`` that keeps the largest face (with room above the
+    head and below the chin) in frame — a portrait crop; without a face, any crop."""
     H, W = photo.mask.shape
-    h_max = min(H, W / aspect)
-    h = max(8, int(h_max * rng.uniform(*CROP_SCALE)))
+    h = max(8, int(min(H, W / aspect) * rng.uniform(*CROP_SCALE)))
     w = max(8, min(W, int(round(h * aspect))))
-    ys, xs = np.nonzero(photo.mask > 0.5)
-    cy, cx = (ys.mean(), xs.mean()) if len(ys) else (H / 2, W / 2)
-    y_lo, y_hi = max(0, int(cy - 0.8 * h)), min(H - h, int(cy - 0.2 * h))
-    x_lo, x_hi = max(0, int(cx - 0.8 * w)), min(W - w, int(cx - 0.2 * w))
-    y0 = int(rng.integers(y_lo, y_hi + 1)) if y_hi >= y_lo else int(rng.integers(0, H - h + 1))
-    x0 = int(rng.integers(x_lo, x_hi + 1)) if x_hi >= x_lo else int(rng.integers(0, W - w + 1))
-    return y0, x0, h, w
+    if photo.face is None:
+        return int(rng.integers(0, H - h + 1)), int(rng.integers(0, W - w + 1)), h, w
+    x0, y0, x1, y1 = photo.face
+    fw, fh = x1 - x0, y1 - y0
+    return (_span(rng, y0 - 0.3 * fh, y1 + 0.5 * fh, h, H), _span(rng, x0 - 0.2 * fw, x1 + 0.2 * fw, w, W),
+            h, w)
 
 
 def _resize_short(image: np.ndarray, short: int | None) -> np.ndarray:

@@ -1,5 +1,5 @@
 """Classical segmentation building blocks: working resolution, superpixel graphs, geodesic
-click segmentation, GrabCut seeding and edge-aware mask feathering.
+click segmentation and edge-aware mask feathering (people segmentation is in ``inference.people``).
 
 Everything here works on small working-resolution images (short side ``WORK_SHORT`` = 360 px) so
 that interactive engines can answer a click in tens of milliseconds; full-resolution masks are
@@ -183,28 +183,6 @@ def geodesic_click_segmentation(graph: SuperpixelGraph, pos_seeds: np.ndarray, n
     emph = win(d_pos, np.minimum(d_neg, d_bor)) if len(pos_seeds) else np.zeros(graph.n, np.float32)
     neg = win(d_neg, np.minimum(d_pos, d_bor)) if len(neg_seeds) else np.zeros(graph.n, np.float32)
     return emph, neg
-
-
-def grabcut_people(image: np.ndarray, body_boxes: list[tuple[int, int, int, int]],
-                   core_boxes: list[tuple[int, int, int, int]], iterations: int = 3) -> np.ndarray:
-    """Binary person mask from GrabCut (Rother et al. 2004) seeded by boxes.
-
-    Outside every ``body_box`` is definite background, inside is probable foreground, and the
-    ``core_boxes`` (face centres) are definite foreground. ``image`` is a small sRGB float image.
-    """
-    h, w = image.shape[:2]
-    gc = np.full((h, w), cv2.GC_BGD, dtype=np.uint8)
-    for x0, y0, x1, y1 in body_boxes:
-        gc[max(y0, 0):min(y1, h), max(x0, 0):min(x1, w)] = cv2.GC_PR_FGD
-    for x0, y0, x1, y1 in core_boxes:
-        gc[max(y0, 0):min(y1, h), max(x0, 0):min(x1, w)] = cv2.GC_FGD
-    if not (gc == cv2.GC_BGD).any() or not (gc != cv2.GC_BGD).any():
-        return (gc != cv2.GC_BGD).astype(np.float32)
-    bgr = cv2.cvtColor((np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8), cv2.COLOR_RGB2BGR)
-    bgd = np.zeros((1, 65), np.float64)
-    fgd = np.zeros((1, 65), np.float64)
-    cv2.grabCut(bgr, gc, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
-    return ((gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)).astype(np.float32)
 
 
 def check_image(image, name: str = "image") -> np.ndarray:
