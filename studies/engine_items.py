@@ -34,13 +34,16 @@ from webapp.refusal import Refusal
 log = logging.getLogger("portrait_lab.studies")
 
 MAX_JOBS = 5000
+PHOTO_INPUTS = {"background"}  # engine inputs a method may fix to one photo for every item
 SUCCEEDED = Job.Status.SUCCEEDED
 GAVE_UP = (Job.Status.FAILED, Job.Status.CANCELLED)
 
 
 def method_specs(methods) -> list[dict]:
-    """Validate ``[{"engine", "params"?, "name"?}, ...]`` (or engine names): only engines that need
-    nothing but a photo and produce an image; distinct method names (default: the engine's name)."""
+    """Validate ``[{"engine", "params"?, "name"?, "inputs"?}, ...]`` (or engine names): only engines that
+    need nothing but a photo — or a photo plus photos fixed for the method in ``inputs`` (e.g.
+    ``{"background": 12}`` for ``background.replace``) — and produce an image; distinct method names
+    (default: the engine's name)."""
     if not isinstance(methods, list) or not methods:
         raise Refusal('methods must be a non-empty list of {"engine", "params", "name"}.')
     out, names = [], set()
@@ -54,9 +57,14 @@ def method_specs(methods) -> list[dict]:
         except KeyError:
             raise Refusal(f"Unknown engine {entry['engine']!r}. Known engines: {', '.join(engines.names())}.") \
                 from None
-        if tuple(spec.inputs) != ("image",) or "image" not in spec.outputs:
+        # photos an engine needs besides the item's own (background.replace's background) are fixed per method
+        fixed = entry.get("inputs") or {}
+        if not isinstance(fixed, dict) or set(fixed) - PHOTO_INPUTS:
+            raise Refusal(f'A method\'s "inputs" may only name {", ".join(sorted(PHOTO_INPUTS))} (photo ids).')
+        if set(spec.inputs) - {"image"} != set(fixed) or "image" not in spec.inputs or "image" not in spec.outputs:
             raise Refusal(f"Engine {spec.name} needs more than a photo ({', '.join(spec.inputs)}); only engines "
-                             "that work on a photo alone can make study items.")
+                             'that work on a photo alone (or with a fixed photo in "inputs", e.g. '
+                             '{"background": id}) can make study items.')
         params = entry.get("params") or {}
         try:
             engines.validate_params(spec, params)
@@ -66,7 +74,7 @@ def method_specs(methods) -> list[dict]:
         if name in names:
             raise Refusal(f"Two methods are named {name!r}; give each engine setting its own name.")
         names.add(name)
-        out.append({"engine": spec.name, "params": params, "name": name})
+        out.append({"engine": spec.name, "params": params, "name": name, "inputs": fixed})
     return out
 
 
@@ -95,7 +103,7 @@ def items_from_jobs(study: Study, *, owner, group, methods, subset: str | None =
                 if old is not None and old.job.status not in GAVE_UP:
                     continue
                 try:
-                    job = create_job(owner=owner, engine=spec["engine"], inputs={"photo": photo.pk},
+                    job = create_job(owner=owner, engine=spec["engine"], inputs={"photo": photo.pk, **spec["inputs"]},
                                      params=spec["params"])
                 except Refusal as exc:  # say which job was refused
                     raise Refusal(f"{spec['name']} on photo {photo.pk}: {exc.message}", exc.status) from None

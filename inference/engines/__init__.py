@@ -25,6 +25,8 @@ from typing import Any
 
 from inference import modelstore
 from inference.engines.adjust import AdjustEngine
+from inference.engines.background import BackgroundEngine
+from inference.engines.blemish import BlemishEngine
 from inference.engines.diagnostics import SleepEngine
 from inference.engines.harmonize import HarmonizeEngine
 from inference.engines.learned import LearnedClicks, LearnedHarmonize, LearnedLut, LearnedParams
@@ -48,6 +50,8 @@ ENGINES: tuple[type[Engine], ...] = (
     InteractiveRetouch,
     HarmonizeEngine,
     SleepEngine,
+    BackgroundEngine,
+    BlemishEngine,
     LearnedParams,
     LearnedLut,
     LearnedClicks,

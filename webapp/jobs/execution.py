@@ -42,6 +42,8 @@ def load_inputs(job: Job) -> dict:
         inputs["image"] = load_photo_rgb(Photo.objects.get(pk=job.inputs["photo"]))
     if "mask" in job.inputs:
         inputs["mask"] = load_mask(Mask.objects.get(pk=job.inputs["mask"]))
+    if "background" in job.inputs:
+        inputs["background"] = load_photo_rgb(Photo.objects.get(pk=job.inputs["background"]))
     if "clicks" in job.inputs:
         inputs["clicks"] = job.inputs["clicks"]
     reference = job.inputs.get("reference")

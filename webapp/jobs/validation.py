@@ -9,7 +9,7 @@ from webapp.photos.models import Mask, Photo
 from webapp.photos.selectors import photos_visible_to
 from webapp.refusal import Refusal
 
-INPUTS = {"photo", "mask", "clicks", "reference"}
+INPUTS = {"photo", "mask", "clicks", "reference", "background"}
 
 
 def _int_id(value, what: str) -> int:
@@ -44,6 +44,15 @@ def validate_job_inputs(spec: EngineSpec, inputs, user) -> dict:
         clean["mask"] = own_mask(inputs["mask"], "mask")
     elif "mask" in spec.inputs:
         raise Refusal(f"engine {spec.name} needs inputs.mask (the foreground mask's id)")
+    if "background" in spec.inputs:  # a second photo (background.replace)
+        if "background" not in inputs:
+            raise Refusal(f"engine {spec.name} needs inputs.background (a photo id)")
+        background = photos_visible_to(user).filter(pk=_int_id(inputs["background"], "background")).first()
+        if background is None:
+            raise Refusal(f"photo {inputs['background']} does not exist or is not visible to you")
+        clean["background"] = background.pk
+    elif "background" in inputs:
+        raise Refusal(f"engine {spec.name} takes no inputs.background")
     if "clicks" in spec.inputs or "clicks" in inputs:
         clean["clicks"] = validate_clicks(inputs.get("clicks", []), photo)
     if "reference" in spec.inputs:
