@@ -89,14 +89,16 @@ def sample_png() -> bytes:
     return png_bytes()
 
 
-def websocket_close_code(url: str, origin: str | None = None) -> int | None:
-    """Connect to a running server's socket: the close code it answers with (None: it stayed open
-    or closed without one); a handshake refused over HTTP gives that HTTP status instead."""
+def websocket_close_code(url: str, origin: str | None = None, token: str | None = None) -> int | None:
+    """Connect to a running server's socket (with an API ``token`` in the Authorization header, if
+    given): the close code it answers with (None: it stayed open or closed without one); a
+    handshake refused over HTTP gives that HTTP status instead."""
     from websockets.exceptions import ConnectionClosed, InvalidStatus
     from websockets.sync.client import connect
 
     try:
-        with connect(url, origin=origin, open_timeout=10) as ws:
+        headers = {"Authorization": f"Token {token}"} if token else None
+        with connect(url, origin=origin, additional_headers=headers, open_timeout=10) as ws:
             ws.recv(timeout=5)
     except ConnectionClosed as exc:
         return exc.rcvd.code if exc.rcvd else None

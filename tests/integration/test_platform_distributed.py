@@ -116,8 +116,8 @@ def test_job_completes_and_the_websocket_pushes_it(redis_stack):
     assert {"cpu", "gpu"} <= set(reported["queues"])
 
     photo = stack.upload()
-    ws_url = stack.base.replace("http", "ws") + f"/ws/jobs/?token={stack.token}"
-    with connect(ws_url, open_timeout=10) as ws:
+    ws_url = stack.base.replace("http", "ws") + "/ws/jobs/"
+    with connect(ws_url, additional_headers=stack.headers, open_timeout=10) as ws:
         job = stack.submit("adjust", photo, {"exposure": 0.7, "contrast": 20})
         assert job["status"] == "queued"
         seen = []
@@ -146,9 +146,9 @@ def test_websocket_refusals_close_with_the_documented_codes(redis_stack):
     reviewer = token_for(stack.base, "rex", "pw-123456")
     jobs = stack.base.replace("http", "ws") + "/ws/jobs/"
     assert websocket_close_code(jobs, origin=stack.base) == 4401  # no cookie, no token
-    assert websocket_close_code(f"{jobs}?token=not-a-token") == 4401
-    assert websocket_close_code(f"{jobs}?token={reviewer}") == 4403  # reviewers run no jobs
-    with connect(f"{jobs}?token={stack.token}", open_timeout=10) as ws:  # a frame that is not JSON
+    assert websocket_close_code(jobs, token="not-a-token") == 4401
+    assert websocket_close_code(jobs, token=reviewer) == 4403  # reviewers run no jobs
+    with connect(jobs, additional_headers=stack.headers, open_timeout=10) as ws:  # a frame that is not JSON
         ws.send("{not json")
         assert json.loads(ws.recv(timeout=10)) == {"type": "error", "detail": "That frame is not valid JSON."}
         ws.send(json.dumps({"type": "ping"}))  # … and the socket stays open

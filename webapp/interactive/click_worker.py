@@ -22,7 +22,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 import inference.engines as engines
-from inference import imageio
+from inference import encoding
 from inference.metrics import residual_map
 from webapp import events
 from webapp.interactive.models import InteractiveSession, session_group
@@ -139,9 +139,8 @@ def execute_click(session_id: str, seq: int, clicks, params: dict | None, *, wor
         out = np.clip(result["image"], 0.0, 1.0)
         residual = residual_map(out, ready.state.work)
         prefix = f"sessions/{session_id}/{seq}"
-        path = default_storage.save(f"{prefix}-result.png", ContentFile(imageio.encode_png(out)))
-        rpath = default_storage.save(f"{prefix}-residual.png", ContentFile(
-            imageio.encode_png(np.repeat(residual[..., None], 3, axis=2))))
+        path = default_storage.save(f"{prefix}-result.png", ContentFile(encoding.encode_png(out)))
+        rpath = default_storage.save(f"{prefix}-residual.png", ContentFile(encoding.encode_png(residual)))  # grey
     except engines.EngineInputError as exc:
         _publish(session_id, {"type": "session.error", "seq": seq, "detail": str(exc), "worker_queue": queue})
         return "error"
