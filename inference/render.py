@@ -15,6 +15,11 @@ Pipeline (per pixel, sRGB-encoded input ``x`` in [0, 1]):
    Because it is a function of one scalar per channel it is tabulated: a 65 536-entry table
    per channel, indexed by ``round(x * 65535)`` (8- and 16-bit sources hit table entries
    exactly: 65535 = 255 × 257).
+1b. *Local stage* (only when texture, clarity or dehaze is non-zero) — neighbourhood sliders: a
+   luma detail layer of the *source* (its difference from a box mean) is added to every channel,
+   and a veil proportional to the source's local haze (box mean of its darkest channel) is taken
+   away or added. The box radii are fractions of the image's short side, so a proxy and the
+   original get the same look. These sliders are not LUT-safe (:data:`LUT_SAFE_PARAMS`).
 2. *Colour stage* — vibrance and saturation scale each pixel's distance from its luma.
 3. Clip to [0, 1] — the only clip in the pipeline.
 
@@ -51,6 +56,14 @@ _TILE_PIXELS = 49152  # ~0.6 MB of float32 RGB per tile: stays in L2 while a til
 
 FLOAT_PARAMS = ("exposure", "contrast", "highlights", "shadows", "whites", "blacks",
                 "temperature", "tint", "vibrance", "saturation")
+# Neighbourhood sliders (stage 1b): they read the pixels around each pixel, so they are neither in
+# FLOAT_PARAMS (per-pixel sliders, the set learned models predict) nor LUT-safe.
+LOCAL_PARAMS = ("texture", "clarity", "dehaze")
+TEXTURE_RADIUS = 0.004  # box radius as a fraction of the short side (at least 1 px)
+CLARITY_RADIUS = 0.03  # clarity's and dehaze's box radius, likewise
+TEXTURE_GAIN = 1.5  # texture +100 adds 1.5 × the fine detail layer
+CLARITY_GAIN = 1.0  # clarity +100 adds the coarse detail layer, weighted to the mid-tones
+DEHAZE_STRENGTH = 0.5  # dehaze ±100 removes / adds a veil of up to half the local haze
 
 
 def _float(lo: float, hi: float, description: str) -> dict[str, Any]:
@@ -70,16 +83,19 @@ PARAMS: dict[str, dict[str, Any]] = {
     "tint": _float(-100.0, 100.0, "White balance: magenta (+) or green (−)."),
     "vibrance": _float(-100.0, 100.0, "Saturation weighted towards muted colours."),
     "saturation": _float(-100.0, 100.0, "Uniform saturation; −100 gives grey."),
+    "texture": _float(-100.0, 100.0, "Fine local detail (skin texture): more (+) or smoother (−)."),
+    "clarity": _float(-100.0, 100.0, "Mid-tone local contrast at a coarse scale: punchier (+) or softer (−)."),
+    "dehaze": _float(-100.0, 100.0, "Removes (+) or adds (−) a veil where the photo is locally hazy."),
     "tone_curve": {"type": "curve", "default": [],
                    "description": "Control points [x, y] in [0, 1] on sRGB-encoded values; "
                                   "monotone cubic (PCHIP); (0,0) and (1,1) implied when "
                                   "no point has x = 0 or x = 1; empty = identity."},
 }
 
-IDENTITY_PARAMS: dict[str, Any] = {**{k: 0.0 for k in FLOAT_PARAMS}, "tone_curve": []}
+IDENTITY_PARAMS: dict[str, Any] = {**{k: 0.0 for k in (*FLOAT_PARAMS, *LOCAL_PARAMS)}, "tone_curve": []}
 
 #: Sliders that are per-pixel colour functions (an output pixel depends on that input pixel
-#: alone), so a 3-D LUT (:mod:`inference.lut`) can stand in for them. Every slider today is.
+#: alone), so a 3-D LUT (:mod:`inference.lut`) can stand in for them: all but LOCAL_PARAMS.
 #: A slider that looks at neighbouring pixels (texture, clarity, dehaze, local tone mapping…)
 #: must NOT be listed: while it is active, :func:`lut_safe` is False and only the direct
 #: renderer can render the parameters.
@@ -203,6 +219,79 @@ def lut_safe(params: dict[str, Any]) -> bool:
     return all(k in LUT_SAFE_PARAMS for k, v in params.items() if v != IDENTITY_PARAMS.get(k))
 
 
+def local_radii(height: int, width: int) -> tuple[int, int]:
+    """Box radii (texture, clarity/dehaze) in pixels for an image of this size; a radius never
+    exceeds (short − 1) / 2, so the reflected border stays inside the image."""
+    short = min(height, width)
+    cap = max(0, (short - 1) // 2)
+    return (min(cap, max(1, round(TEXTURE_RADIUS * short))), min(cap, max(1, round(CLARITY_RADIUS * short))))
+
+
+def box_mean(x: np.ndarray, radius: int) -> np.ndarray:
+    """Mean over the (2r + 1)² window, borders reflected without repeating the edge (OpenCV's
+    BORDER_REFLECT_101: index −1 reads 1). float32 H×W in and out; radius 0 returns a copy."""
+    if radius <= 0:
+        return x.copy()
+    import cv2  # deferred: OpenCV is needed only when a neighbourhood slider is in use
+
+    k = 2 * radius + 1
+    return cv2.blur(x, (k, k), borderType=cv2.BORDER_REFLECT_101)
+
+
+def local_maps(image: np.ndarray, p: dict[str, Any]) -> dict[str, np.ndarray] | None:
+    """Stage 1b's per-pixel maps of the clipped source (None when no local slider is in use):
+    ``texture`` = Y − box(Y, r_t), ``clarity`` = Y − box(Y, r_c) with Y the Rec. 709 luma of the
+    sRGB-encoded source, and ``haze`` = box(min(R, G, B), r_c). Luma and channel minimum are
+    computed in row tiles on the thread pool; the box means are OpenCV's."""
+    if not any(p[k] for k in LOCAL_PARAMS):
+        return None
+    h, w = image.shape[:2]
+    r_t, r_c = local_radii(h, w)
+    y = np.empty((h, w), dtype=np.float32)
+    darkest = np.empty((h, w), dtype=np.float32) if p["dehaze"] else None
+    weights = np.array(LUMA, dtype=np.float32)
+
+    def fill(b: tuple[int, int]) -> None:
+        tile = np.clip(image[b[0]:b[1]], 0.0, 1.0)
+        np.matmul(tile, weights, out=y[b[0]:b[1]])
+        if darkest is not None:  # two minima of channel views: far faster than min(axis=2)
+            np.minimum(tile[..., 0], tile[..., 1], out=darkest[b[0]:b[1]])
+            np.minimum(darkest[b[0]:b[1]], tile[..., 2], out=darkest[b[0]:b[1]])
+
+    rows = max(1, _TILE_PIXELS // w)
+    list(_pool().map(fill, [(r, min(h, r + rows)) for r in range(0, h, rows)]))
+    maps = {}
+    for key, radius in (("texture", r_t), ("clarity", r_c)):
+        if p[key]:
+            maps[key] = box_mean(y, radius)
+            np.subtract(y, maps[key], out=maps[key])  # Y − box(Y), in the blur's own buffer
+    if darkest is not None:
+        maps["haze"] = box_mean(darkest, r_c)
+    return maps
+
+
+def _local_stage(u: np.ndarray, maps: dict[str, np.ndarray], p: dict[str, Any]) -> None:
+    """Stage 1b on a tile of stage-1 values ``u`` (in place; ``maps`` sliced to the same rows)."""
+    add = None
+    if "texture" in maps:
+        add = maps["texture"] * np.float32(TEXTURE_GAIN * p["texture"] / 100.0)
+    if "clarity" in maps:
+        y = u[..., 0] * np.float32(LUMA[0])
+        y += u[..., 1] * np.float32(LUMA[1])
+        y += u[..., 2] * np.float32(LUMA[2])
+        np.clip(y, 0.0, 1.0, out=y)
+        weight = np.float32(4.0) * y * (np.float32(1.0) - y)  # 1 at mid-grey, 0 at black and white
+        weight *= maps["clarity"]
+        weight *= np.float32(CLARITY_GAIN * p["clarity"] / 100.0)
+        add = weight if add is None else add + weight
+    if add is not None:
+        u += add[..., None]
+    if "haze" in maps:
+        s = maps["haze"] * np.float32(DEHAZE_STRENGTH * p["dehaze"] / 100.0)
+        u -= s[..., None]
+        u /= (np.float32(1.0) - s)[..., None]
+
+
 def normalize_params(params: dict[str, Any] | None) -> dict[str, Any]:
     """Validate against :data:`PARAMS`, fill defaults (unknown keys / out-of-range values raise
     EngineInputError)."""
@@ -243,8 +332,10 @@ def _offsets_row(width: int) -> np.ndarray:
 
 
 def _process_tile(src: np.ndarray, dst: np.ndarray, lut: np.ndarray | None,
-                  colour: tuple[float, float] | None, offsets_row: np.ndarray | None) -> None:
-    """One row tile: stage 1 (table look-up), stage 2 (colour), clip; writes into ``dst``."""
+                  colour: tuple[float, float] | None, offsets_row: np.ndarray | None,
+                  local: tuple[dict, dict] | None = None) -> None:
+    """One row tile: stage 1 (table look-up), 1b (local, with ``local`` = (maps of these rows,
+    params)), stage 2 (colour), clip; writes into ``dst``."""
     rows = src.shape[0]
     if lut is not None:
         t = np.clip(src, 0.0, 1.0)
@@ -252,12 +343,14 @@ def _process_tile(src: np.ndarray, dst: np.ndarray, lut: np.ndarray | None,
         flat *= np.float32(LUT_SIZE - 1)
         flat += offsets_row
         idx = t.astype(np.int32)
-        if colour is None:  # the table is pre-clipped in this case: look up straight into dst
+        if colour is None and local is None:  # the table is pre-clipped: look up straight into dst
             lut.take(idx, out=dst, mode="clip")
             return
         u = lut.take(idx, mode="clip")
     else:
         u = src.copy()
+    if local is not None:
+        _local_stage(u, *local)
     if colour is not None:
         sat, vib = colour
         # out = y + f (u - y) = f u + (1 - f) y, with y the luma and f the per-pixel chroma gain.
@@ -301,7 +394,8 @@ def apply_adjustments(image: np.ndarray, params: dict[str, Any] | None,
     sat, vib = p["saturation"] / 100.0, p["vibrance"] / 100.0
     colour = (sat, vib) if (sat or vib) else None
     lut = build_lut(p) if _stage1_active(p) else None
-    if lut is not None and colour is None:
+    maps = local_maps(img, p)
+    if lut is not None and colour is None and maps is None:
         np.clip(lut, 0.0, 1.0, out=lut)  # clipping is pointwise and last, so it can live in the table
 
     h, w, _ = img.shape
@@ -312,7 +406,8 @@ def apply_adjustments(image: np.ndarray, params: dict[str, Any] | None,
     offsets_row = _offsets_row(w) if lut is not None else None
 
     def work(b: tuple[int, int]) -> None:
-        _process_tile(img[b[0]:b[1]], out[b[0]:b[1]], lut, colour, offsets_row)
+        local = None if maps is None else ({k: v[b[0]:b[1]] for k, v in maps.items()}, p)
+        _process_tile(img[b[0]:b[1]], out[b[0]:b[1]], lut, colour, offsets_row, local)
 
     if len(bounds) == 1:
         work(bounds[0])
@@ -330,6 +425,7 @@ def apply_adjustments(image: np.ndarray, params: dict[str, Any] | None,
     return out
 
 
-__all__ = ["FLOAT_PARAMS", "IDENTITY_PARAMS", "LUMA", "LUT_SAFE_PARAMS", "PARAMS", "apply_adjustments",
-           "build_lut", "channel_function", "channel_gains", "lut_safe", "normalize_params",
+__all__ = ["FLOAT_PARAMS", "IDENTITY_PARAMS", "LOCAL_PARAMS", "LUMA", "LUT_SAFE_PARAMS", "PARAMS",
+           "apply_adjustments", "box_mean", "build_lut", "channel_function", "channel_gains",
+           "local_maps", "local_radii", "lut_safe", "normalize_params",
            "pchip_slopes", "tile_pool", "tone_curve_function", "tone_sliders", "white_balance_gains"]

@@ -341,7 +341,7 @@ SLIDER_RANGES = {key: (decl["min"], decl["max"]) for key, decl in R.PARAMS.items
 
 def test_slider_ranges_are_the_documented_ones():
     assert SLIDER_RANGES == {"exposure": (-5.0, 5.0),
-                             **{k: (-100.0, 100.0) for k in R.FLOAT_PARAMS if k != "exposure"}}
+                             **{k: (-100.0, 100.0) for k in (*R.FLOAT_PARAMS, *R.LOCAL_PARAMS) if k != "exposure"}}
     assert engines.spec("adjust").params is R.PARAMS
 
 

@@ -110,7 +110,8 @@ def test_tiles_on_the_thread_pool_do_not_change_the_result(monkeypatch):
 
 
 def test_only_lut_safe_sliders_can_be_tabulated(monkeypatch):
-    assert R.LUT_SAFE_PARAMS == set(R.PARAMS)  # every slider today is a per-pixel colour function
+    # Every slider but the neighbourhood ones (texture, clarity, dehaze) is a per-pixel colour function.
+    assert R.LUT_SAFE_PARAMS == set(R.PARAMS) - set(R.LOCAL_PARAMS)
     assert R.lut_safe(R.normalize_params({"contrast": 10}))
     # A slider that reads neighbouring pixels (e.g. a future "clarity") is left out of the set:
     monkeypatch.setattr(R, "LUT_SAFE_PARAMS", R.LUT_SAFE_PARAMS - {"contrast"})

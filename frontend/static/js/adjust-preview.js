@@ -8,12 +8,21 @@
 //   import { applyAdjustments, adjustImageData } from "/static/js/adjust-preview.js";
 //   const out = applyAdjustments(ctx.getImageData(0, 0, w, h).data, { exposure: 0.5 });
 //   ctx.putImageData(new ImageData(out, w, h), 0, 0);
+// The neighbourhood sliders (texture, clarity, dehaze) need the image size:
+//   applyAdjustments(data, { clarity: 30 }, { width: w, height: h })  — or adjustImageData(imageData, …).
+// Their maps depend on the source pixels only, so they are computed once per source array and cached.
 
 export const LUMA = [0.2126, 0.7152, 0.0722];
 export const TEMPERATURE_STOPS = 0.5;
 export const TINT_STOPS = 0.5;
 export const WHITES_RANGE = 0.2;
 export const BLACKS_RANGE = 0.2;
+export const LOCAL_PARAMS = ["texture", "clarity", "dehaze"];
+export const TEXTURE_RADIUS = 0.004;
+export const CLARITY_RADIUS = 0.03;
+export const TEXTURE_GAIN = 1.5;
+export const CLARITY_GAIN = 1.0;
+export const DEHAZE_STRENGTH = 0.5;
 
 export const PARAM_RANGES = {
   exposure: [-5, 5],
@@ -26,6 +35,9 @@ export const PARAM_RANGES = {
   tint: [-100, 100],
   vibrance: [-100, 100],
   saturation: [-100, 100],
+  texture: [-100, 100],
+  clarity: [-100, 100],
+  dehaze: [-100, 100],
 };
 
 export const IDENTITY_PARAMS = Object.freeze({
@@ -158,18 +170,132 @@ export function buildChannelLuts(params, size = 256) {
   });
 }
 
+// --- stage 1b: neighbourhood sliders (maps of the source, cached per source array) ------------
+export function localRadii(height, width) {
+  const short = Math.min(height, width);
+  const cap = Math.max(0, Math.floor((short - 1) / 2));
+  return [Math.min(cap, Math.max(1, Math.round(TEXTURE_RADIUS * short))),
+    Math.min(cap, Math.max(1, Math.round(CLARITY_RADIUS * short)))];
+}
+
+const reflect = (i, n) => (i < 0 ? -i : i >= n ? 2 * (n - 1) - i : i); // OpenCV's BORDER_REFLECT_101
+
+// Mean over the (2r + 1)² window, separable running sums (float64 sums, float32 storage).
+export function boxMean(src, width, height, r) {
+  if (r <= 0) return Float32Array.from(src);
+  const n = 2 * r + 1;
+  const tmp = new Float32Array(width * height);
+  const out = new Float32Array(width * height);
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    let s = 0;
+    for (let k = -r; k <= r; k++) s += src[row + reflect(k, width)];
+    for (let x = 0; x < width; x++) {
+      tmp[row + x] = s / n;
+      s += src[row + reflect(x + r + 1, width)] - src[row + reflect(x - r, width)];
+    }
+  }
+  for (let x = 0; x < width; x++) {
+    let s = 0;
+    for (let k = -r; k <= r; k++) s += tmp[reflect(k, height) * width + x];
+    for (let y = 0; y < height; y++) {
+      out[y * width + x] = s / n;
+      s += tmp[reflect(y + r + 1, height) * width + x] - tmp[reflect(y - r, height) * width + x];
+    }
+  }
+  return out;
+}
+
+const mapCache = new WeakMap(); // source rgba → Map(name → Float32Array)
+
+// Texture and clarity detail (Y − box(Y, r)) and haze (box of the darkest channel) of the source.
+export function localMaps(rgba, width, height, p) {
+  if (rgba.length !== width * height * 4) throw new Error("local sliders: width × height does not match the data");
+  let cache = mapCache.get(rgba);
+  if (!cache || cache.get("size") !== `${width}x${height}`) {
+    cache = new Map([["size", `${width}x${height}`]]);
+    mapCache.set(rgba, cache);
+  }
+  const [rt, rc] = localRadii(height, width);
+  const luma = () => {
+    if (!cache.has("y")) {
+      const y = new Float32Array(width * height);
+      for (let i = 0, j = 0; j < y.length; i += 4, j++) y[j] = (LUMA[0] * rgba[i] + LUMA[1] * rgba[i + 1] + LUMA[2] * rgba[i + 2]) / 255;
+      cache.set("y", y);
+    }
+    return cache.get("y");
+  };
+  const detail = (name, r) => {
+    if (!cache.has(name)) {
+      const y = luma();
+      const blurred = boxMean(y, width, height, r);
+      for (let j = 0; j < y.length; j++) blurred[j] = y[j] - blurred[j];
+      cache.set(name, blurred);
+    }
+    return cache.get(name);
+  };
+  const maps = {};
+  if (p.texture) maps.texture = detail("texture", rt);
+  if (p.clarity) maps.clarity = detail("clarity", rc);
+  if (p.dehaze) {
+    if (!cache.has("haze")) {
+      const dark = new Float32Array(width * height);
+      for (let i = 0, j = 0; j < dark.length; i += 4, j++) dark[j] = Math.min(rgba[i], rgba[i + 1], rgba[i + 2]) / 255;
+      cache.set("haze", boxMean(dark, width, height, rc));
+    }
+    maps.haze = cache.get("haze");
+  }
+  return maps;
+}
+
+const clamp01x255 = (v) => (v <= 0 ? 0 : v >= 1 ? 255 : v * 255);
+
 // rgba: Uint8ClampedArray (ImageData.data). Returns a new Uint8ClampedArray; alpha is copied.
-export function applyAdjustments(rgba, params = {}) {
+// size = {width, height} is needed when texture, clarity or dehaze is non-zero.
+export function applyAdjustments(rgba, params = {}, size = null) {
   const p = normalizeParams(params);
   const [lr, lg, lb] = buildChannelLuts(p, 256);
   const sat = p.saturation / 100;
   const vib = p.vibrance / 100;
   const out = new Uint8ClampedArray(rgba.length);
+  const local = LOCAL_PARAMS.some((k) => p[k] !== 0);
+  if (!local && sat === 0 && vib === 0) {
+    // Stage 1 alone is one table per channel: fold the final clip and the 8-bit rounding into it.
+    const tables = [lr, lg, lb].map((lut) => Uint8ClampedArray.from(lut, clamp01x255));
+    const [tr, tg, tb] = tables;
+    for (let i = 0; i < rgba.length; i += 4) {
+      out[i] = tr[rgba[i]]; out[i + 1] = tg[rgba[i + 1]]; out[i + 2] = tb[rgba[i + 2]]; out[i + 3] = rgba[i + 3];
+    }
+    return out;
+  }
+  let maps = null;
+  if (local) {
+    if (!size) throw new Error("texture, clarity and dehaze need the image size: applyAdjustments(data, params, {width, height})");
+    maps = localMaps(rgba, size.width, size.height, p);
+  }
+  const kt = TEXTURE_GAIN * p.texture / 100;
+  const kc = CLARITY_GAIN * p.clarity / 100;
+  const kd = DEHAZE_STRENGTH * p.dehaze / 100;
   const [wr, wg, wb] = LUMA;
-  for (let i = 0; i < rgba.length; i += 4) {
+  for (let i = 0, j = 0; i < rgba.length; i += 4, j++) {
     let r = lr[rgba[i]];
     let g = lg[rgba[i + 1]];
     let b = lb[rgba[i + 2]];
+    if (maps) {
+      let add = 0;
+      if (maps.texture) add += kt * maps.texture[j];
+      if (maps.clarity) {
+        let y = wr * r + wg * g + wb * b;
+        y = y < 0 ? 0 : y > 1 ? 1 : y;
+        add += kc * maps.clarity[j] * 4 * y * (1 - y);
+      }
+      r += add; g += add; b += add;
+      if (maps.haze) {
+        const s = kd * maps.haze[j];
+        const inv = 1 / (1 - s);
+        r = (r - s) * inv; g = (g - s) * inv; b = (b - s) * inv;
+      }
+    }
     if (sat !== 0 || vib !== 0) {
       const y = wr * r + wg * g + wb * b;
       const c = Math.min(Math.max(r, g, b) - Math.min(r, g, b), 1);
@@ -188,5 +314,6 @@ export function applyAdjustments(rgba, params = {}) {
 }
 
 export function adjustImageData(imageData, params = {}) {
-  return new ImageData(applyAdjustments(imageData.data, params), imageData.width, imageData.height);
+  const size = { width: imageData.width, height: imageData.height };
+  return new ImageData(applyAdjustments(imageData.data, params, size), imageData.width, imageData.height);
 }

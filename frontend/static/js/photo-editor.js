@@ -62,7 +62,7 @@ async function initPreview() {
 
 function renderPreview() {
   if (!previewModule || !sourcePixels) return;
-  const out = previewModule.applyAdjustments(sourcePixels.data, params());
+  const out = previewModule.applyAdjustments(sourcePixels.data, params(), { width: sourcePixels.width, height: sourcePixels.height });
   preview.getContext("2d").putImageData(new ImageData(out, sourcePixels.width, sourcePixels.height), 0, 0);
   showLayer();
 }
