@@ -10,7 +10,7 @@ import pytest
 
 from devtools.processes import REPO
 
-BENCHMARKS = ["adjust", "jobs", "clicks", "votes", "statistics", "models", "summary"]
+BENCHMARKS = ["adjust", "jobs", "clicks", "votes", "statistics", "models", "annotation", "summary"]
 
 
 @pytest.mark.parametrize("name", BENCHMARKS)

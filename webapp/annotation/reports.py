@@ -177,6 +177,18 @@ DASHBOARD_COLUMNS = ["group", "group_name", "slot", "expert", "reviewer", "state
                      "active_seconds", "saves", "photos_edited", "photos", "issues_open"]
 
 
+def warm_cache(assignment: Assignment) -> int:
+    """After a submission: ΔE between this slot's photos and the other slots' current edits, so the
+    agreement report and the reviewer's view read them instead of computing them (the edit's own
+    statistics were made by QA). Returns how many pairs exist."""
+    group = list(assignment.project_group.assignments.all())
+    edits = selectors.current_edits(group)
+    pairs = [(edits[(assignment.pk, p.pk)], edits[(other.pk, p.pk)])
+             for p in selectors.group_photos(assignment.project_group) for other in group
+             if other.pk != assignment.pk and (assignment.pk, p.pk) in edits and (other.pk, p.pk) in edits]
+    return len(stats.ensure_pairs(pairs))
+
+
 def _previous_round_edits(assignment: Assignment, photos) -> dict[int, Edit]:
     out = {}
     for edit in Edit.objects.filter(assignment=assignment, round__lt=assignment.round,

@@ -36,7 +36,7 @@ from inference.tone_match import match_group_tone
 from webapp import events
 from webapp.accounts.models import Role, User
 from webapp.accounts.permissions import user_has_role
-from webapp.annotation import export, masks, qa, rendering, selectors
+from webapp.annotation import export, masks, qa, rendering, reports, selectors
 from webapp.annotation.models import (
     AnnotationProject,
     Assignment,
@@ -353,7 +353,9 @@ def submit(*, assignment: Assignment, user) -> Assignment:
     if failures:
         raise Refusal(f"Automatic QA did not pass ({len(failures)} problem{'s' if len(failures) > 1 else ''}): "
                       + QA_SEPARATOR.join(failures), errors={"qa": failures})
-    return _move(assignment, Assignment.EDITABLE, State.IN_REVIEW, submitted_at=timezone.now())
+    moved = _move(assignment, Assignment.EDITABLE, State.IN_REVIEW, submitted_at=timezone.now())
+    reports.warm_cache(moved)
+    return moved
 
 
 def _clean_issue(assignment: Assignment, raw) -> dict:

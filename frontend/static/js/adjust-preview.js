@@ -250,14 +250,15 @@ export function localMaps(rgba, width, height, p) {
 
 const clamp01x255 = (v) => (v <= 0 ? 0 : v >= 1 ? 255 : v * 255);
 
-// rgba: Uint8ClampedArray (ImageData.data). Returns a new Uint8ClampedArray; alpha is copied.
-// size = {width, height} is needed when texture, clarity or dehaze is non-zero.
-export function applyAdjustments(rgba, params = {}, size = null) {
+// rgba: Uint8ClampedArray (ImageData.data). Returns a new Uint8ClampedArray (or fills `out`, one of
+// the same length, e.g. a reused ImageData's data: no 4 bytes × pixels allocation per frame); alpha
+// is copied. size = {width, height} is needed when texture, clarity or dehaze is non-zero.
+export function applyAdjustments(rgba, params = {}, size = null, out = null) {
   const p = normalizeParams(params);
   const [lr, lg, lb] = buildChannelLuts(p, 256);
   const sat = p.saturation / 100;
   const vib = p.vibrance / 100;
-  const out = new Uint8ClampedArray(rgba.length);
+  out = out && out.length === rgba.length ? out : new Uint8ClampedArray(rgba.length);
   const local = LOCAL_PARAMS.some((k) => p[k] !== 0);
   if (!local && sat === 0 && vib === 0) {
     // Stage 1 alone is one table per channel: fold the final clip and the 8-bit rounding into it.

@@ -106,8 +106,9 @@ export function drawHistogram(canvas, hist) {
 
 // Preview of one photo: the adjust renderer in the browser; for harmonization tasks only inside
 // the foreground mask (alpha in 0..255), as the server renders it (webapp/annotation/rendering.py).
-export function previewPixels(source, params, fgMask = null) {
-  const out = applyAdjustments(source.data, params, { width: source.width, height: source.height });
+// `into` (optional): a Uint8ClampedArray of the same size to write into instead of a new one.
+export function previewPixels(source, params, fgMask = null, into = null) {
+  const out = applyAdjustments(source.data, params, { width: source.width, height: source.height }, into);
   if (fgMask) {
     const src = source.data;
     for (let i = 0; i < out.length; i += 4) {

@@ -120,18 +120,24 @@ function renderNow() {
   if (!main) return;
   const t0 = performance.now();
   const shown = preview ? { ...params, ...preview } : params;
-  const out = showBefore ? main.source.data : previewPixels(main.source, shown, main.fg);
-  ctx.putImageData(new ImageData(out === main.source.data ? new Uint8ClampedArray(out) : out, main.source.width, main.source.height), 0, 0);
+  if (!main.frame) main.frame = new ImageData(main.source.width, main.source.height); // reused every frame
+  const out = main.frame.data;
+  if (showBefore) out.set(main.source.data); else previewPixels(main.source, shown, main.fg, out);
+  ctx.putImageData(main.frame, 0, 0);
   timings.frames.push(performance.now() - t0);
   if (timings.frames.length > 500) timings.frames.shift();
+  // The histogram, the thumbnail and the group meter follow once the slider pauses (80 ms).
+  clearTimeout(glcTimer);
+  glcTimer = setTimeout(() => { updateHistogram(out); renderThumb(photo().id, shown); updateGlc(); }, 80);
+}
+
+function updateHistogram(out) {
   const hist = histogram(out, 4);
   drawHistogram($("histogram"), hist);
   $("clip-white").classList.toggle("on", hist.white > 0.001);
   $("clip-black").classList.toggle("on", hist.black > 0.001);
   $("clip-white").title = `Highlights clipped: ${(hist.white * 100).toFixed(2)} %`;
   $("clip-black").title = `Shadows clipped: ${(hist.black * 100).toFixed(2)} %`;
-  clearTimeout(glcTimer);
-  glcTimer = setTimeout(() => { renderThumb(photo().id, shown); updateGlc(); }, 80);
 }
 
 function renderThumb(id, p) {
