@@ -10,4 +10,5 @@ urlpatterns = [
     path("signout/", auth_views.LogoutView.as_view(next_page="/"), name="signout"),
     path("photos/", views.photo_library, name="photo-library"),
     path("photos/<int:pk>/", views.photo_page, name="photo-page"),
+    path("try/background/", views.try_background, name="try-background"),
 ]

@@ -44,3 +44,12 @@ def photo_page(request, pk: int):
         "sliders": sliders,
         "can_run": user_has_role(request.user, "researcher", "expert"),
     })
+
+
+def try_background(request):
+    """/try/background/ (background.replace): for the roles that may run engines, like the other
+    /try/ pages; anyone else sees a sign-in prompt (403 for a signed-in role without access)."""
+    allowed = user_has_role(request.user, "researcher", "expert")
+    return render(request, "try/background.html", {"allowed": allowed,
+                                                   "can_upload": user_has_role(request.user, "researcher")},
+                  status=200 if allowed or not request.user.is_authenticated else 403)

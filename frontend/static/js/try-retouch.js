@@ -72,6 +72,7 @@ async function start(p) {
   $("try-title").textContent = `${p.original_name || `Photo ${p.id}`} · ${p.width} × ${p.height}`;
   picker.hidden = true; canvas.hidden = false;
   window.history.replaceState(null, "", `?photo=${p.id}`);
+  root.dispatchEvent(new CustomEvent("try:photo", { detail: p })); // tools of the page (blemish-tool.js)
   layout(); drawMarkers(); syncButtons();
   try {
     session = await api("/api/sessions/", { method: "POST", body: { photo: p.id, engine } });
@@ -168,7 +169,10 @@ const reset = () => { if (clicks().length) commit([]); };
 $("btn-undo").addEventListener("click", undo);
 $("btn-redo").addEventListener("click", redo);
 $("btn-reset").addEventListener("click", reset);
-$("btn-change").addEventListener("click", () => { picker.hidden = false; canvas.hidden = true; ws?.close(); ws = null; photo = null; syncButtons(); });
+$("btn-change").addEventListener("click", () => {
+  picker.hidden = false; canvas.hidden = true; ws?.close(); ws = null; photo = null; syncButtons();
+  root.dispatchEvent(new CustomEvent("try:photo", { detail: null }));
+});
 
 for (const [input, out, fmt] of [[strength, "out-strength", (v) => v.toFixed(2)], [background, "out-background", (v) => v.toFixed(2)]]) {
   input.addEventListener("input", () => { $(out).textContent = fmt(Number(input.value)); if (photo) request(); });
