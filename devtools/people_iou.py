@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from inference.datasets import shipped_photos
+from inference.datasets import shipped_photos, window_start
 from inference.people import detect_faces, person_mask
 from inference.render import apply_adjustments
 from inference.segmentation import resize_image
@@ -29,11 +29,6 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return float((a & b).sum() / max((a | b).sum(), 1))
 
 
-def _window(rng: np.random.Generator, keep0: float, keep1: float, size: int, total: int) -> int:
-    lo, hi = max(0, int(np.ceil(keep1 - size))), min(total - size, int(keep0))
-    return int(rng.integers(lo, hi + 1)) if hi >= lo else int(np.clip((keep0 + keep1 - size) / 2, 0, total - size))
-
-
 def crops(rng: np.random.Generator, rgb: np.ndarray, gt: np.ndarray, n: int):
     """``n`` jittered portrait crops (image, ground truth) around the photo's first face."""
     H, W = gt.shape
@@ -43,8 +38,8 @@ def crops(rng: np.random.Generator, rgb: np.ndarray, gt: np.ndarray, n: int):
         aspect = (4 / 3, 3 / 4, 1.0)[k % 3]
         h = int(min(H, W / aspect) * rng.uniform(0.6, 1.0))
         w = min(W, int(round(h * aspect)))
-        top = _window(rng, y0 - 0.3 * (y1 - y0), y1 + 0.5 * (y1 - y0), h, H)
-        left = _window(rng, x0 - 0.2 * (x1 - x0), x1 + 0.2 * (x1 - x0), w, W)
+        top = window_start(rng, y0 - 0.3 * (y1 - y0), y1 + 0.5 * (y1 - y0), h, H)
+        left = window_start(rng, x0 - 0.2 * (x1 - x0), x1 + 0.2 * (x1 - x0), w, W)
         img, g = rgb[top:top + h, left:left + w], gt[top:top + h, left:left + w]
         if rng.random() < 0.5:
             img, g = img[:, ::-1], g[:, ::-1]

@@ -120,7 +120,7 @@ def _clamp(params: dict[str, float]) -> dict[str, float]:
     return {k: float(np.clip(v, PARAMS[k]["min"], PARAMS[k]["max"])) for k, v in params.items()}
 
 
-def _span(rng: np.random.Generator, keep0: float, keep1: float, size: int, total: int) -> int:
+def window_start(rng: np.random.Generator, keep0: float, keep1: float, size: int, total: int) -> int:
     """Start of a window of ``size`` in ``[0, total)`` that contains ``[keep0, keep1]`` (random
     among those that do; centred on it when none does)."""
     lo, hi = max(0, int(np.ceil(keep1 - size))), min(total - size, int(keep0))
@@ -139,8 +139,8 @@ def _crop_box(rng: np.random.Generator, photo: SourcePhoto, aspect: float) -> tu
         return int(rng.integers(0, H - h + 1)), int(rng.integers(0, W - w + 1)), h, w
     x0, y0, x1, y1 = photo.face
     fw, fh = x1 - x0, y1 - y0
-    return (_span(rng, y0 - 0.3 * fh, y1 + 0.5 * fh, h, H), _span(rng, x0 - 0.2 * fw, x1 + 0.2 * fw, w, W),
-            h, w)
+    top = window_start(rng, y0 - 0.3 * fh, y1 + 0.5 * fh, h, H)
+    return top, window_start(rng, x0 - 0.2 * fw, x1 + 0.2 * fw, w, W), h, w
 
 
 def _resize_short(image: np.ndarray, short: int | None) -> np.ndarray:
