@@ -82,9 +82,10 @@ def agreement(project: AnnotationProject) -> dict:
     for a in assignments:
         by_group[a.project_group.index][a.slot] = a
         groups[a.project_group.index] = a.project_group
-    photos_by_group = {i: selectors.group_photos(pg) for i, pg in groups.items()}
+    photos_by_group = selectors.photos_by_group(groups)
     renders = stats.renders()
-    in_group = [e for e in edits.values() if e.photo.group_id == e.assignment.project_group.group_id]
+    group_of = {a.pk: a.project_group.group_id for a in assignments}
+    in_group = [e for e in edits.values() if e.photo.group_id == group_of[e.assignment_id]]
     stat_rows = stats.ensure_stats(in_group, renders)
 
     pairs, pair_keys = [], []
@@ -141,7 +142,8 @@ def dashboard(project: AnnotationProject) -> dict:
     for assignment_id in ReviewIssue.objects.filter(assignment__project=project,
                                                     state__in=ReviewIssue.UNRESOLVED).values_list("assignment_id", flat=True):
         open_issues[assignment_id] += 1
-    sizes = {pg.index: len(selectors.group_photos(pg)) for pg in project.project_groups.all()}
+    sizes = {i: len(photos) for i, photos in
+             selectors.photos_by_group({pg.index: pg for pg in project.project_groups.all()}).items()}
     rows = []
     for a in assignments:
         rows.append({

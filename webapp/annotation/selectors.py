@@ -89,6 +89,14 @@ def group_photos(project_group) -> list[Photo]:
     return list(Photo.objects.filter(group=project_group.group).order_by("id"))
 
 
+def photos_by_group(project_groups: dict) -> dict:
+    """``{key: ProjectGroup}`` → ``{key: [its photos by id]}`` in one query."""
+    found: dict[int, list[Photo]] = {pg.group_id: [] for pg in project_groups.values()}
+    for photo in Photo.objects.filter(group_id__in=list(found)).order_by("id"):
+        found[photo.group_id].append(photo)
+    return {key: found[pg.group_id] for key, pg in project_groups.items()}
+
+
 def photo_of(assignment: Assignment, photo_id) -> Photo:
     photo = next((p for p in assignment_photos(assignment) if p.pk == photo_id), None)
     if photo is None:
