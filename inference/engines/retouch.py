@@ -484,8 +484,8 @@ class InteractiveRetouch:
                 raise EngineInputError(
                     f"full_image is {fw}×{fh} but the session was prepared for {w}×{h} "
                     "(a different aspect ratio)")
-            out = _render_full(image, adj, amount, state.bg_params if bg > 0 else None, amount_bg)
             mask_out = upsample_mask(m, fh, fw)
+            out = _render_full(image, adj, mask_out, n, strength, state.bg_params if bg > 0 else None, bg)
         info["ms"] = {"segment": round((t_seg - t0) * 1000.0, 1),
                       "total": round((time.perf_counter() - t0) * 1000.0, 1),
                       "prepare": round(state.prepare_ms, 1)}
@@ -538,27 +538,30 @@ class InteractiveRetouch:
 STATE_TYPES = (InteractiveState, SuperpixelGraph, Stats, Face)  # what load_state may build
 
 
-def _render_full(image: np.ndarray, adj: dict[str, float], amount: np.ndarray,
-                 bg_params: dict[str, float] | None, amount_bg: np.ndarray) -> np.ndarray:
+def _render_full(image: np.ndarray, adj: dict[str, float], m_full: np.ndarray, n: np.ndarray, strength: float,
+                 bg_params: dict[str, float] | None, bg: float) -> np.ndarray:
     """Full-resolution output: the two renders (each parallel inside the renderer), then one fused
-    blend-and-clip pass over row tiles on both cores, written over the first render. The soft masks
-    come from working resolution (bilinear upsampling)."""
+    pass over row tiles on both cores that forms the blend weights from the upsampled emphasis
+    mask ``m_full`` (and the negative mask ``n``, upsampled only if any) and blends and clips,
+    written over the first render. The same weights as the preview's, from full-resolution masks."""
     h, w = image.shape[:2]
     out = render(image, adj)
     target2 = render(image, bg_params) if bg_params is not None else None
-    a = upsample_mask(amount, h, w)
-    a2 = upsample_mask(amount_bg, h, w) if target2 is not None else None
+    n_full = upsample_mask(n, h, w) if target2 is not None and n.any() else None
     rows = max(1, _BLEND_TILE_PIXELS // w)
 
     def blend(r0: int) -> None:
         r1 = min(h, r0 + rows)
-        base, tile = image[r0:r1], out[r0:r1]
+        base, tile, m_t = image[r0:r1], out[r0:r1], m_full[r0:r1]
         tile -= base
-        tile *= cv2.merge((a[r0:r1],) * 3)  # a per-channel copy: NumPy multiplies long rows fastest
+        tile *= cv2.merge((m_t * np.float32(strength),) * 3)  # per channel: NumPy multiplies long rows fastest
         if target2 is not None:
+            weight = (np.float32(1.0) - m_t) * np.float32(strength * bg)
+            if n_full is not None:
+                weight *= np.float32(1.0) - n_full[r0:r1]
             extra = target2[r0:r1]
             extra -= base
-            extra *= cv2.merge((a2[r0:r1],) * 3)
+            extra *= cv2.merge((weight,) * 3)
             tile += extra
         tile += base
         np.clip(tile, 0.0, 1.0, out=tile)
