@@ -9,7 +9,13 @@ Safety model, in the order :func:`decode` applies it:
 2. the format is sniffed from magic bytes only (file names and client content types are ignored);
 3. the pixel dimensions are read from the header by a tiny parser of our own (PNG IHDR, JPEG SOFn,
    TIFF first IFD) and refused when ``width * height > max_pixels`` - before Pillow, OpenCV or
-   tifffile see the file, so a 40,000 × 40,000 "bomb" costs microseconds and no allocation;
+   tifffile see the file, so a 40,000 × 40,000 "bomb" costs microseconds and no allocation; with a
+   ``max_memory`` budget, the memory the decode would take (:func:`decode_memory`: pixels × the
+   bytes of the file's samples plus the float32 result) is checked against it the same way, so a
+   236 KB PNG of 9000 × 9000 is refused (:class:`ImageTooLarge`) instead of costing 1.4 GB;
+3b. a JPEG's markers are scanned up to its first scan: more than ``MAX_JPEG_METADATA_SEGMENTS``
+   APPn/COM segments are refused, and Exif APP1 segments after the first are dropped before Pillow
+   (which concatenates them, quadratically: 1,000 of them took 20-35 s to open);
 4. Pillow opens the file restricted to the sniffed format, its reported size is checked again, and
    Pillow's own guard (``Image.MAX_IMAGE_PIXELS`` / ``DecompressionBombError``) stays on - it is
    never changed by this module, only turned into :class:`ImageRejected`;
@@ -61,7 +67,9 @@ __all__ = [
     "WORKING_SHORT_SIDE",
     "DecodedImage",
     "ImageRejected",
+    "ImageTooLarge",
     "decode",
+    "decode_memory",
     "encode_jpeg",
     "encode_png",
     "encode_tiff16",
@@ -78,6 +86,7 @@ WORKING_SHORT_SIDE = 360  # PPR10K-style 360p working proxies
 DISPLAY_LONG_SIDE = 1600
 MAX_BYTES = 200 * 2**20
 MAX_PIXELS = 100_000_000
+MAX_JPEG_METADATA_SEGMENTS = 128
 
 # Truncated files must raise, never be padded with grey. Enforced again on every decode().
 ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -89,6 +98,10 @@ _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 class ImageRejected(ValueError):
     """The upload is not an acceptable image. ``str(exc)`` is a sentence fit to show the user."""
+
+
+class ImageTooLarge(ImageRejected):
+    """The image is acceptable but over a size limit (bytes, pixels or decode memory): a 413, not a 400."""
 
 
 @dataclass(eq=False)
@@ -247,7 +260,69 @@ def _check_pixels(w: int, h: int, max_pixels: int, fmt: str) -> None:
     if w <= 0 or h <= 0:
         raise _corrupt(fmt, f"corrupt (it claims a size of {w} × {h} pixels)")
     if w * h > max_pixels:
-        raise ImageRejected(f"The image is {w} × {h} pixels; the limit is {max_pixels / 1e6:g} megapixels.")
+        raise ImageTooLarge(f"The image is {w} × {h} pixels; the limit is {max_pixels / 1e6:g} megapixels.")
+
+
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 4, 4: 2, 6: 4}  # colour type → channels as decoded (palette → RGBA)
+
+
+def decode_memory(data: bytes, fmt: str, w: int, h: int) -> int:
+    """Bytes a decode of this image needs at its peak, from the header: the decoder's samples plus
+    the float32 RGB and alpha result (16 bytes a pixel)."""
+    if fmt == "png":
+        sample = (_PNG_CHANNELS.get(data[25], 4) * (2 if data[24] == 16 else 1)) if len(data) > 25 else 8
+    elif fmt == "jpeg":
+        sample = 4  # at most 4 components of 8 bits (CMYK); 12-bit JPEG is refused by Pillow
+    else:
+        sample = 8  # TIFF: up to 4 samples of 16 bits read as the first IFD says
+    return w * h * (sample + 16)
+
+
+def _check_memory(data: bytes, fmt: str, w: int, h: int, max_memory: int | None) -> None:
+    if max_memory is None:
+        return
+    need = decode_memory(data, fmt, w, h)
+    if need > max_memory:
+        raise ImageTooLarge(
+            f"The image is {w} × {h} pixels; decoding it would take about {need / 2**20:,.0f} MiB, over the "
+            f"{max_memory / 2**20:,.0f} MiB budget for one image. Send a smaller image.")
+
+
+def _jpeg_strip_metadata(data: bytes) -> bytes:
+    """Refuse a JPEG with more than MAX_JPEG_METADATA_SEGMENTS APPn/COM segments before its first
+    scan; drop every Exif APP1 segment after the first (Pillow joins them all, in quadratic time)."""
+    i, n, count = 2, len(data), 0
+    seen_exif = False
+    drop: list[tuple[int, int]] = []
+    while i + 4 <= n:
+        if data[i] != 0xFF or data[i + 1] == 0xFF:  # stray or fill bytes: skipped, as decoders do
+            i += 1
+            continue
+        marker = data[i + 1]
+        if marker in (0x00, 0x01) or 0xD0 <= marker <= 0xD8:
+            i += 2
+            continue
+        if marker in (0xD9, 0xDA):
+            break
+        end = i + 2 + ((data[i + 2] << 8) | data[i + 3])
+        if 0xE0 <= marker <= 0xEF or marker == 0xFE:
+            count += 1
+            if count > MAX_JPEG_METADATA_SEGMENTS:
+                raise ImageRejected(f"The JPEG file carries more than {MAX_JPEG_METADATA_SEGMENTS} metadata "
+                                    "segments, which no camera or editor writes; it is not accepted.")
+            if marker == 0xE1 and data[i + 4:i + 10] == b"Exif\x00\x00":
+                if seen_exif:
+                    drop.append((i, end))
+                seen_exif = True
+        i = end
+    if not drop:
+        return data
+    kept, start = [], 0
+    for a, b in drop:
+        kept.append(data[start:a])
+        start = b
+    kept.append(data[start:])
+    return b"".join(kept)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -519,16 +594,21 @@ def _apply_icc_numpy(rgb: np.ndarray, icc: bytes, notes: list[str]) -> np.ndarra
         return rgb
 
 
-def decode(data: bytes, *, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS) -> DecodedImage:
-    """Validate and decode an uploaded JPEG/PNG/TIFF to float32 sRGB. Raises :class:`ImageRejected`."""
+def decode(data: bytes, *, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS,
+           max_memory: int | None = None) -> DecodedImage:
+    """Validate and decode an uploaded JPEG/PNG/TIFF to float32 sRGB. Raises :class:`ImageRejected`
+    (:class:`ImageTooLarge` when over ``max_bytes``, ``max_pixels`` or the ``max_memory`` budget)."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError("decode() takes the file's bytes")
     data = bytes(data)
     if len(data) > max_bytes:
-        raise ImageRejected(f"The file is {len(data) / 2**20:.1f} MB; the limit is {max_bytes / 2**20:g} MB.")
+        raise ImageTooLarge(f"The file is {len(data) / 2**20:.1f} MB; the limit is {max_bytes / 2**20:g} MB.")
     fmt = sniff(data)
     w, h = probe_size(data, fmt)
     _check_pixels(w, h, max_pixels, fmt)
+    _check_memory(data, fmt, w, h, max_memory)
+    if fmt == "jpeg":
+        data = _jpeg_strip_metadata(data)
 
     if ImageFile.LOAD_TRUNCATED_IMAGES:  # somebody switched the guard off: put it back
         log.warning("ImageFile.LOAD_TRUNCATED_IMAGES was True; resetting it to False")
@@ -550,7 +630,7 @@ def decode(data: bytes, *, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIX
     except ImageRejected:
         raise
     except Image.DecompressionBombError:
-        raise ImageRejected(f"The image is {w} × {h} pixels, which is too large to process.") from None
+        raise ImageTooLarge(f"The image is {w} × {h} pixels, which is too large to process.") from None
     except (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, KeyError,
             TypeError, zlib.error, MemoryError) as exc:
         log.info("rejecting %s: %s: %s", fmt, type(exc).__name__, exc)
@@ -579,7 +659,7 @@ def load_path(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES,
     """:func:`decode` a file on disk (its name and extension are ignored)."""
     size = os.stat(path).st_size
     if size > max_bytes:
-        raise ImageRejected(f"The file is {size / 2**20:.1f} MB; the limit is {max_bytes / 2**20:g} MB.")
+        raise ImageTooLarge(f"The file is {size / 2**20:.1f} MB; the limit is {max_bytes / 2**20:g} MB.")
     with open(path, "rb") as fh:
         data = fh.read(max_bytes + 1)
     return decode(data, max_bytes=max_bytes, max_pixels=max_pixels)

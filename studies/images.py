@@ -23,8 +23,8 @@ class ImageProblem(ValueError):
 
 def decode(data: bytes) -> np.ndarray:
     try:
-        return imageio.decode(data, max_bytes=settings.UPLOAD_MAX_BYTES,
-                              max_pixels=settings.UPLOAD_MAX_PIXELS).rgb
+        return imageio.decode(data, max_bytes=settings.UPLOAD_MAX_BYTES, max_pixels=settings.UPLOAD_MAX_PIXELS,
+                              max_memory=settings.DECODE_MEMORY_BUDGET_BYTES).rgb
     except imageio.ImageRejected as exc:
         raise ImageProblem(str(exc)) from exc
 

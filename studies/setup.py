@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import io
-import zipfile
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -15,6 +14,7 @@ from django.db import transaction
 
 from studies import images, inputs, live
 from studies.models import Item, Method, Output, Participant, Study
+from webapp import safezip
 from webapp.refusal import Conflict, Refusal
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff"}
@@ -169,20 +169,8 @@ def _manifest_from_files(files: dict[str, bytes]) -> list[dict]:
 def import_archive(study: Study, data, max_members: int = 20000) -> int:
     """Bulk-add items from a zip archive (bytes, a path or a binary file); returns how many items were added."""
     require_unfrozen(study)
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data) if isinstance(data, bytes | bytearray) else data)
-    except zipfile.BadZipFile as exc:
-        raise Refusal("That is not a zip archive.") from exc
-    members = [m for m in archive.infolist() if not m.is_dir() and "__MACOSX" not in m.filename]
-    if len(members) > max_members:
-        raise Refusal(f"The archive has more than {max_members} files.")
-    files = {}
-    for m in members:
-        name = m.filename.replace("\\", "/")
-        if ".." in PurePosixPath(name).parts or PurePosixPath(name).name.startswith("."):
-            continue
-        files[name] = archive.read(m)
-    return import_files(study, files)
+    # sizes and compression ratios are checked before anything is inflated (webapp/safezip.py)
+    return import_files(study, safezip.read_members(data, max_members=max_members))
 
 
 def import_directory(study: Study, root) -> int:

@@ -1,38 +1,103 @@
-"""Media files go through a permission check: only staff roles read stored photos and outputs.
+"""``/media/<path>``: each stored file is served only to those who may see the object that owns it.
 
-Study images are never served from here: participants get opaque per-trial URLs instead.
+The path is normalised first (``.``, ``..``, doubled slashes, backslashes), so no spelling of a
+path reaches a file its plain spelling would not. Then the first folder names the owner:
+
+* ``photos/{originals,working,display}/<f>``: the photo whose field holds it, if the user may see
+  that photo (``photos_visible_to``); ``photos/masks/<f>``: the mask's photo, likewise;
+* ``jobs/<job id>/<f>``: one of the job's outputs, for the job's owner (job output names carry a
+  random part, so they cannot be guessed either);
+* ``sessions/<session id>/<f>``: the interactive session's owner;
+* anything else, study images included (participants get opaque per-trial URLs from the study
+  API), is never served here.
+
+Anonymous callers get 403; everyone else gets 404 for a file they may not see or that does not
+exist (the two are not told apart).
 """
 
+from __future__ import annotations
+
 import mimetypes
+import posixpath
+import uuid
 
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpResponseForbidden
-from django.utils._os import safe_join
-from rest_framework.authentication import TokenAuthentication
+from django.http import FileResponse
+from rest_framework.exceptions import AuthenticationFailed
 
-from webapp.accounts.permissions import user_has_role
+from webapp.accounts.tokens import ExpiringTokenAuthentication
+from webapp.interactive.models import InteractiveSession
+from webapp.jobs.models import Job
+from webapp.photos.selectors import photos_visible_to
+from webapp.refusal import Forbidden, NotFound
+
+PHOTO_FIELDS = {"originals": "original", "working": "working", "display": "display"}
+
+
+def normalise(path: str) -> str | None:
+    """The canonical relative path, or None when it leaves the media folder or is not a file name."""
+    if "\x00" in path or "\\" in path:
+        return None
+    clean = posixpath.normpath("/" + path).lstrip("/")
+    if not clean or clean == "." or clean.endswith("/") or path.endswith("/"):
+        return None
+    return clean
+
+
+def _photo_file(user, parts: list[str], path: str) -> bool:
+    if parts[1] == "masks":
+        return photos_visible_to(user).filter(masks__file=path).exists()
+    field = PHOTO_FIELDS.get(parts[1])
+    return field is not None and photos_visible_to(user).filter(**{field: path}).exists()
+
+
+def _job_file(user, parts: list[str], path: str) -> bool:
+    if not parts[1].isascii() or not parts[1].isdigit() or len(parts[1]) > 18:
+        return False
+    job = Job.objects.filter(pk=int(parts[1])).only("owner_id", "outputs").first()
+    if job is None or (job.owner_id != user.pk and not user.is_superuser):
+        return False
+    return any(output.get("path") == path for output in job.outputs or [])
+
+
+def _session_file(user, parts: list[str], path: str) -> bool:
+    try:
+        session_id = uuid.UUID(parts[1])
+    except ValueError:
+        return False
+    sessions = InteractiveSession.objects.filter(pk=session_id)
+    if not user.is_superuser:
+        sessions = sessions.filter(owner=user)
+    return sessions.exists()
+
+
+OWNERS = {"photos": _photo_file, "jobs": _job_file, "sessions": _session_file}
+
+
+def may_see(user, path: str) -> bool:
+    parts = path.split("/")
+    check = OWNERS.get(parts[0])
+    return len(parts) == 3 and check is not None and check(user, parts, path)
+
+
+def _user(request):
+    if request.user.is_authenticated:
+        return request.user
+    try:
+        result = ExpiringTokenAuthentication().authenticate(request)
+    except AuthenticationFailed:
+        result = None
+    return result[0] if result else request.user
 
 
 def serve_media(request, path: str):
-    user = request.user
-    if not user.is_authenticated:
-        try:
-            result = TokenAuthentication().authenticate(request)
-        except Exception:
-            result = None
-        if result:
-            user = result[0]
-    if not user_has_role(user, "researcher", "expert", "reviewer"):
-        return HttpResponseForbidden("Sign in to see this file.")
-    if path.startswith("studies/"):
-        return HttpResponseForbidden("Study images are served through the study API.")
-    try:
-        safe_join(str(default_storage.location), path)
-    except Exception:
-        raise Http404("No such file.") from None
-    if not default_storage.exists(path):
-        raise Http404("No such file.")
-    content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
-    response = FileResponse(default_storage.open(path, "rb"), content_type=content_type)
+    user = _user(request)
+    if not user.is_authenticated or not user.is_active:
+        raise Forbidden("Sign in to see this file.")
+    clean = normalise(path)
+    if clean is None or not may_see(user, clean) or not default_storage.exists(clean):
+        raise NotFound("No such file.")
+    content_type = mimetypes.guess_type(clean)[0] or "application/octet-stream"
+    response = FileResponse(default_storage.open(clean, "rb"), content_type=content_type)
     response["Cache-Control"] = "private, max-age=3600"
     return response

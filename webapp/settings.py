@@ -14,6 +14,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from webapp.private_files import ensure_private, read_or_create_secret
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -31,14 +33,30 @@ DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     # Embedded mode: a per-installation key kept beside the data, never a hard-coded one.
-    key_file = DATA_DIR / "secret_key"
-    if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(50))
-        key_file.chmod(0o600)
-    SECRET_KEY = key_file.read_text().strip()
+    # Created with mode 0600 before the key is written (webapp/private_files.py).
+    SECRET_KEY = read_or_create_secret(DATA_DIR / "secret_key", lambda: secrets.token_urlsafe(50))
 
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+
+# HTTPS (docs/deployment.md, "HTTPS and security headers"): HTTPS_ONLY=1 switches every one of these
+# on; each variable overrides it. `manage.py check --deploy` is clean with HTTPS_ONLY=1.
+HTTPS_ONLY = env_bool("HTTPS_ONLY", False)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS_ONLY)
+SECURE_REDIRECT_EXEMPT = [r"^api/health/$"]  # load balancers probe over plain HTTP
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", HTTPS_ONLY)
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 31_536_000 if HTTPS_ONLY else 0))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS_ONLY)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", HTTPS_ONLY)
+_proxy_header = os.environ.get("SECURE_PROXY_SSL_HEADER", "").strip()
+if _proxy_header:
+    # "1" trusts X-Forwarded-Proto; any other value names the header the TLS proxy sets.
+    _proxy_header = "X-Forwarded-Proto" if env_bool("SECURE_PROXY_SSL_HEADER") else _proxy_header
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_header.upper().replace("-", "_"), "https")
+X_FRAME_OPTIONS = "DENY"
+# Pages load scripts, styles and images from this origin only (no inline script; style attributes
+# are allowed, style elements are not). S3 media adds its endpoint to img-src and connect-src.
+CSP_MEDIA_ORIGINS = [o for o in os.environ.get("CSP_MEDIA_ORIGINS", "").split(",") if o]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -69,11 +87,28 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "webapp.exception_handler.RefusalMiddleware",
+    "webapp.security.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "webapp.urls"
 ASGI_APPLICATION = "webapp.asgi.application"
 AUTH_USER_MODEL = "accounts.User"
+# Every path that sets a password (adduser, the services, POST /api/auth/password/, the admin) checks these.
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# API tokens expire this long after they were issued (a new sign-in after that issues a new one);
+# a password change and signing out revoke them. WebSocket tickets are single-use and short-lived.
+API_TOKEN_TTL_SECONDS = int(float(os.environ.get("API_TOKEN_TTL_HOURS", 24)) * 3600)
+WS_TICKET_TTL_SECONDS = int(os.environ.get("WS_TICKET_TTL_SECONDS", 30))
+# Sign-in (POST /api/auth/token/ and /signin/): after this many failures within the window, per
+# username and per client address, every attempt is refused with 429 until the window passes.
+LOGIN_MAX_FAILURES_PER_USER = int(os.environ.get("LOGIN_MAX_FAILURES_PER_USER", 10))
+LOGIN_MAX_FAILURES_PER_IP = int(os.environ.get("LOGIN_MAX_FAILURES_PER_IP", 50))
+LOGIN_FAILURE_WINDOW_SECONDS = int(os.environ.get("LOGIN_FAILURE_WINDOW_SECONDS", 900))
 LOGIN_URL = "/signin/"
 LOGIN_REDIRECT_URL = "/photos/"
 
@@ -104,6 +139,8 @@ if DATABASE_URL:
             "timeout": 10,
         }
 else:
+    # The file holds sign-in tokens: mode 0600 before SQLite writes to it (its -wal/-shm copy the mode).
+    ensure_private(DATA_DIR / "db.sqlite3")
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
@@ -140,6 +177,7 @@ if os.environ.get("S3_BUCKET"):
         },
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+    CSP_MEDIA_ORIGINS = CSP_MEDIA_ORIGINS or [os.environ.get("S3_ENDPOINT_URL") or "https://*.amazonaws.com"]
 else:
     STORAGES = {
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -151,12 +189,31 @@ UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", 200 * 2**20))
 UPLOAD_MAX_PIXELS = int(os.environ.get("UPLOAD_MAX_PIXELS", 100_000_000))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 2**20
 FILE_UPLOAD_MAX_MEMORY_SIZE = 20 * 2**20
+# Request bodies (webapp/http_limits.py, before Django reads them): multipart uploads up to
+# UPLOAD_MAX_BYTES plus 1 MiB of form overhead, any other body up to DATA_UPLOAD_MAX_MEMORY_SIZE;
+# a larger Content-Length is answered 413 at once, a longer chunked body as soon as it passes.
+REQUEST_MAX_BYTES = UPLOAD_MAX_BYTES + 2**20
+# Decoding an image may use about this much memory (pixels × bytes, read from the header first);
+# a larger image is refused with 413 before it is decoded.
+DECODE_MEMORY_BUDGET_BYTES = int(float(os.environ.get("DECODE_MEMORY_MB", 1024)) * 2**20)
+# Zip archives (study item imports): checked member by member before anything is inflated.
+ARCHIVE_MAX_TOTAL_BYTES = int(float(os.environ.get("ARCHIVE_MAX_TOTAL_MB", 1024)) * 2**20)
+ARCHIVE_MAX_RATIO = float(os.environ.get("ARCHIVE_MAX_RATIO", 100))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "webapp.accounts.tokens.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
+    # JSON nested deeper than 32 levels, or text with NUL characters or unpaired surrogates, is a 400.
+    "DEFAULT_PARSER_CLASSES": [
+        "webapp.parsers.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_THROTTLE_RATES": {"anon": os.environ.get("ANON_THROTTLE_RATE", "60/min")},
+    # Client addresses for per-IP limits: REMOTE_ADDR, or X-Forwarded-For behind this many proxies.
+    "NUM_PROXIES": int(os.environ["NUM_PROXIES"]) if os.environ.get("NUM_PROXIES") else None,
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
@@ -194,6 +251,8 @@ if CELERY_BROKER_URL.startswith("memory://"):
 JOB_HEARTBEAT_SECONDS = float(os.environ.get("JOB_HEARTBEAT_SECONDS", 2.0))
 JOB_STALE_AFTER_SECONDS = float(os.environ.get("JOB_STALE_AFTER_SECONDS", 30.0))
 JOB_MAX_ATTEMPTS = 2
+# A queued job whose queue no live worker serves is failed after this long (docs/api.md).
+JOB_UNSERVED_TIMEOUT_SECONDS = float(os.environ.get("JOB_UNSERVED_TIMEOUT_SECONDS", 600))
 WORKER_NAME = os.environ.get("WORKER_NAME", "")
 
 # User studies: how many participants may join, as "N/period" (period: s, min, h or day; "0" turns a
@@ -212,6 +271,11 @@ if CHANNELS_REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# Rate-limit counters (sign-in, joins) must be shared by every web process: Redis when there is one.
+CACHE_REDIS_URL = os.environ.get("CACHE_REDIS_URL", CHANNELS_REDIS_URL)
+if CACHE_REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_REDIS_URL,
+                          "KEY_PREFIX": "portrait_lab"}}
 
 # Engines whose weights live on disk: ENGINE_WEIGHTS_DIR/<engine>.pt, never downloaded.
 ENGINE_WEIGHTS_DIR = Path(os.environ.get("ENGINE_WEIGHTS_DIR", DATA_DIR / "weights"))

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
-from webapp.accounts.views import MeView, ObtainTokenView
+from webapp.accounts.views import MeView, ObtainTokenView, PasswordView, SocketTicketView
 from webapp.jobs.views import EngineListView, HealthView, JobCancelView, JobDetailView, JobListView
 from webapp.media_views import serve_media
 from webapp.photos.views import PhotoDetailView, PhotoGroupListView, PhotoListView, PhotoMaskView
@@ -10,6 +10,8 @@ from webapp.photos.views import PhotoDetailView, PhotoGroupListView, PhotoListVi
 api = [
     path("health/", HealthView.as_view(), name="health"),
     path("auth/token/", ObtainTokenView.as_view(), name="auth-token"),
+    path("auth/password/", PasswordView.as_view(), name="auth-password"),
+    path("auth/ws-ticket/", SocketTicketView.as_view(), name="auth-ws-ticket"),
     path("me/", MeView.as_view(), name="me"),
     path("photos/", PhotoListView.as_view(), name="photo-list"),
     path("photos/<int:pk>/", PhotoDetailView.as_view(), name="photo-detail"),

@@ -5,3 +5,6 @@ class AccountsConfig(AppConfig):
     name = "webapp.accounts"
     label = "accounts"
     verbose_name = "Accounts and roles"
+
+    def ready(self):
+        from webapp.accounts import signals  # noqa: F401  (app-loading order: connects the receivers)

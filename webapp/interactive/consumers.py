@@ -2,7 +2,9 @@
 
 Client → ``{"clicks": [{"x", "y", "positive"}], "params": {...}, "seq": n}`` (original pixels).
 Server → ``{"type": "result", "seq", "url", "residual_url", "server_ms"}`` for the newest seq only,
-or ``{"type": "error", "seq", "detail"}``. Refusals to connect close with 4401 / 4403 / 4404
+or ``{"type": "error", "seq", "detail"}``; every click that a newer one (from this socket or another
+on the session) overtook before its answer gets ``{"type": "superseded", "seq"}``. ``seq`` must be an
+integer in [0, 2^53) and greater than this socket's previous one. Refusals to connect close with 4401 / 4403 / 4404
 (``webapp.websocket``).
 """
 
@@ -25,6 +27,7 @@ from webapp.websocket import RefusingConsumer, require_role
 log = logging.getLogger("portrait_lab.interactive")
 ROUTE_CACHE_SECONDS = 2.0
 MAX_SESSION_CLICKS = 64
+MAX_SEQ = 2**53  # exact in JavaScript numbers, and in every store's integer (Redis, BigIntegerField)
 # A click sent to a sticky queue that got no answer in this time is sent again to the shared
 # queue if the sticky worker has gone meanwhile (its queued messages died with it).
 REDISPATCH_AFTER_SECONDS = 6.0
@@ -44,13 +47,20 @@ class SessionConsumer(RefusingConsumer):
         self.latest_seq: int | None = None
         self.answered: set[int] = set()
         self.sent_at: dict[int, float] = {}
+        self.pending: set[int] = set()  # sent, and neither answered nor superseded yet
         await self.join(session_group(self.session_id))
 
     async def receive_json(self, content, **kwargs):
         seq = content.get("seq") if isinstance(content, dict) else None
         if isinstance(seq, bool) or not isinstance(seq, int):
             raise Refusal("seq must be an integer")
+        if not 0 <= seq < MAX_SEQ:
+            raise Refusal("seq must be an integer from 0 to 2^53 - 1")
+        if self.latest_seq is not None and seq <= self.latest_seq:
+            raise Refusal(f"seq must be greater than the previous one ({self.latest_seq})")
         clicks, params = self._validate(content)
+        await self._supersede_below(seq)
+        self.pending.add(seq)
         self.latest_seq = seq
         await get_store().aset(self.session_id, seq)
         queue = await self._queue()
@@ -107,10 +117,19 @@ class SessionConsumer(RefusingConsumer):
         await self._dispatch(seq, clicks, params, services.SHARED_QUEUE)
 
     # -- messages from workers (channel-layer group)
+    async def _supersede_below(self, seq) -> None:
+        """Tell the client that its unanswered clicks older than ``seq`` will get no result."""
+        if not isinstance(seq, int):
+            return
+        for old in sorted(p for p in self.pending if p < seq):
+            self.pending.discard(old)
+            await self.send_json({"type": "superseded", "seq": old})
+
     async def session_result(self, event):
         self._learn_worker(event)
         seq = event.get("seq")
         self._answered(seq)
+        await self._supersede_below(seq)
         if seq != self.latest_seq:
             return  # a newer click is on its way: latest wins
         await self.send_json({"type": "result", "seq": seq, "url": event["url"],
@@ -120,11 +139,13 @@ class SessionConsumer(RefusingConsumer):
         self._learn_worker(event)
         seq = event.get("seq")
         self._answered(seq)
+        await self._supersede_below(seq)
         if seq != self.latest_seq:
             return
         await self.send_error(event.get("detail", "failed"), seq=seq)
 
     def _answered(self, seq) -> None:
+        self.pending.discard(seq)
         if len(self.answered) > 500:
             self.answered.clear()
             self.sent_at.clear()

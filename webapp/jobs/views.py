@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -11,10 +11,11 @@ from rest_framework.views import APIView
 import inference.engines as engines
 from webapp.accounts.models import Role
 from webapp.accounts.permissions import HasRole, IsStaffMember
-from webapp.jobs import services
+from webapp.jobs import services, unserved
 from webapp.jobs.models import Job, WorkerStatus
 from webapp.jobs.serializers import JobCreateSerializer, JobSerializer
 from webapp.pagination import paginate
+from webapp.refusal import Refusal
 
 # Researchers run jobs for studies and datasets; experts run them while annotating.
 CanRunJobs = HasRole.of(Role.RESEARCHER, Role.EXPERT)
@@ -27,11 +28,15 @@ def jobs_of(user):
 class JobListView(APIView):
     permission_classes = [CanRunJobs]
 
-    @extend_schema(responses=JobSerializer(many=True))
+    @extend_schema(responses=JobSerializer(many=True),
+                   parameters=[OpenApiParameter("status", enum=Job.Status.values, required=False)])
     def get(self, request):
+        services.fail_unserved_jobs()
         queryset = jobs_of(request.user)
         wanted = request.query_params.get("status")
         if wanted:
+            if wanted not in Job.Status.values:
+                raise Refusal(f"status must be one of {', '.join(Job.Status.values)}")
             queryset = queryset.filter(status=wanted)
         return paginate(request, self, queryset, JobSerializer)
 
@@ -48,6 +53,7 @@ class JobDetailView(APIView):
 
     @extend_schema(responses=JobSerializer)
     def get(self, request, pk: int):
+        services.fail_unserved_jobs()
         return Response(JobSerializer(get_object_or_404(jobs_of(request.user), pk=pk)).data)
 
 
@@ -75,10 +81,12 @@ class HealthView(APIView):
     authentication_classes: list = []
 
     @extend_schema(responses=inline_serializer("Health", {"status": serializers.CharField(),
-                                                         "workers": serializers.ListField()}))
+                                                         "workers": serializers.ListField(),
+                                                         "queues": serializers.ListField()}))
     def get(self, request):
-        recent = timezone.now() - timedelta(seconds=30)
+        services.fail_unserved_jobs()
+        recent = timezone.now() - timedelta(seconds=unserved.LIVE_SECONDS)
         workers = [{"name": w.name, "device": w.device, "queues": w.queues, "engines": w.engines,
                     "loaded": w.loaded, "last_seen": w.last_seen}
                    for w in WorkerStatus.objects.filter(last_seen__gte=recent)]
-        return Response({"status": "ok", "workers": workers})
+        return Response({"status": "ok", "workers": workers, "queues": unserved.queue_report()})

@@ -13,7 +13,7 @@ from django.utils import timezone
 import inference.engines as engines
 from webapp.engine_pool import loaded_engines, set_worker_concurrency
 from webapp.jobs.models import WorkerStatus
-from webapp.jobs.services import reap_stale_jobs
+from webapp.jobs.services import fail_unserved_jobs, reap_stale_jobs
 
 log = logging.getLogger("portrait_lab.workers")
 HEARTBEAT_SECONDS = 5.0
@@ -55,6 +55,7 @@ def start_worker_heartbeat(name: str, queues) -> threading.Event:
                 close_old_connections()
                 report_worker(name, list(queues() if callable(queues) else queues), device)
                 reap_stale_jobs()
+                fail_unserved_jobs()
             except Exception:
                 log.exception("worker heartbeat failed")
             if stop.wait(HEARTBEAT_SECONDS):

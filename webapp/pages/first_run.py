@@ -16,6 +16,7 @@ from webapp.accounts.models import Role, User
 from webapp.accounts.services import create_or_update_user
 from webapp.photos.models import Photo
 from webapp.photos.services import ingest_photo
+from webapp.private_files import write_private
 
 
 def _sample_photos() -> list[tuple[str, bytes]]:
@@ -33,13 +34,14 @@ def ensure_demo_content() -> list[str]:
     lines = []
     password_file = settings.DATA_DIR / "demo_password"
     if not User.objects.filter(username="demo").exists():
-        password = secrets.token_urlsafe(9)
+        # Printed this once; later starts only say where it is kept (a file of mode 0600).
+        password = secrets.token_urlsafe(12)
         create_or_update_user("demo", role=Role.RESEARCHER, password=password)
-        password_file.write_text(password)
-        password_file.chmod(0o600)
-    if password_file.exists():
-        lines.append(f"Sign in as demo / {password_file.read_text().strip()} (researcher; "
-                     f"password kept in {password_file})")
+        password_file.unlink(missing_ok=True)
+        write_private(password_file, password)
+        lines.append(f"Sign in as demo / {password} (researcher; shown once, kept in {password_file})")
+    elif password_file.exists():
+        lines.append(f"Sign in as demo (researcher); the password is in {password_file}")
     demo = User.objects.get(username="demo")
     if not Photo.objects.exists():
         for name, payload in _sample_photos():

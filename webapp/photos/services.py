@@ -28,15 +28,21 @@ def _read_limited(upload) -> bytes:
     return data
 
 
+def decode_upload(data: bytes, **limits) -> imageio.DecodedImage:
+    """Decode within the pixel and memory budgets: over a limit is a 413, not an image a 400."""
+    try:
+        return imageio.decode(data, max_pixels=settings.UPLOAD_MAX_PIXELS,
+                              max_memory=settings.DECODE_MEMORY_BUDGET_BYTES, **limits)
+    except imageio.ImageTooLarge as exc:
+        raise TooLarge(str(exc)) from exc
+    except imageio.ImageRejected as exc:
+        raise Refusal(str(exc)) from exc
+
+
 def ingest_photo(*, upload, owner, group: PhotoGroup | None = None) -> Photo:
     """Validate and store an uploaded image. Nothing is stored unless every step succeeds."""
     data = _read_limited(upload)
-    try:
-        decoded = imageio.decode(data, max_bytes=settings.UPLOAD_MAX_BYTES,
-                                 max_pixels=settings.UPLOAD_MAX_PIXELS)
-    except imageio.ImageRejected as exc:
-        too_big = "limit" in str(exc).lower()
-        raise (TooLarge if too_big else Refusal)(str(exc)) from exc
+    decoded = decode_upload(data, max_bytes=settings.UPLOAD_MAX_BYTES)
 
     stem = uuid.uuid4().hex
     working = imageio.make_proxy(decoded.rgb, imageio.WORKING_SHORT_SIDE)
@@ -75,10 +81,7 @@ def attach_mask(*, photo: Photo, upload, kind: str, created_by) -> Mask:
     if kind not in Mask.Kind.values:
         raise Refusal(f"kind must be one of {', '.join(Mask.Kind.values)}")
     data = _read_limited(upload)
-    try:
-        decoded = imageio.decode(data, max_pixels=settings.UPLOAD_MAX_PIXELS)
-    except imageio.ImageRejected as exc:
-        raise Refusal(str(exc)) from exc
+    decoded = decode_upload(data)
     if (decoded.width, decoded.height) != (photo.width, photo.height):
         raise Refusal(
             f"The mask is {decoded.width} × {decoded.height} pixels but the photo is "

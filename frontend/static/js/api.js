@@ -49,16 +49,30 @@ const REFUSALS = {
   4404: "There is nothing here to receive live updates for.",
 };
 
+// Each connection first asks for a single-use ticket valid for seconds (POST /api/auth/ws-ticket/) and
+// sends it as ?ticket=: no lasting secret in the URL. Without one (signed out, network) it connects
+// with the session cookie alone and the server answers with its refusal code.
+async function withTicket(url) {
+  try {
+    const { ticket } = await api("/api/auth/ws-ticket/", { method: "POST" });
+    return `${url}${url.includes("?") ? "&" : "?"}ticket=${encodeURIComponent(ticket)}`;
+  } catch {
+    return url;
+  }
+}
+
 // A WebSocket that reconnects with backoff; onMessage gets parsed JSON. A refusal (4400–4499) ends it:
 // no reconnect, handle.refused becomes {code, reason}, and onRefused(code, reason) is called (without
 // an onRefused the refusal is shown as a toast).
 export function socket(path, onMessage, { onOpen, onRefused } = {}) {
   let ws; let delay = 500; let closed = false; let retry = null; let refused = null;
   const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}`;
-  const open = () => {
+  const open = async () => {
     retry = null;
     if (closed) return;
-    ws = new WebSocket(url);
+    const ticketed = await withTicket(url);
+    if (closed) return;
+    ws = new WebSocket(ticketed);
     ws.onopen = () => { delay = 500; onOpen?.(handle); };
     ws.onmessage = (e) => onMessage(JSON.parse(e.data));
     ws.onclose = (e) => {
