@@ -145,6 +145,19 @@ def _fullres_clicks(width: int, height: int) -> list[dict]:
             {"x": width * 0.9, "y": height * 0.9, "positive": False}]
 
 
+async def _timed_job(http, ws, body: dict) -> tuple[float, dict]:
+    """Submit a job; (seconds from the request to its ``succeeded`` event, that event)."""
+    t0 = time.perf_counter()
+    job = (await http.post("/api/jobs/", json=body)).json()
+    while True:
+        event = json.loads(await asyncio.wait_for(ws.recv(), 300))
+        if event.get("id") == job.get("id") and event["status"] in ("succeeded", "failed", "cancelled"):
+            break
+    if event["status"] != "succeeded":
+        raise RuntimeError(f"{body['engine']} job {event['status']}: {event.get('error')}")
+    return time.perf_counter() - t0, event
+
+
 async def _fullres_jobs(base: str, token: str, photo: dict, runs: int) -> dict:
     import httpx
     import websockets
@@ -158,15 +171,8 @@ async def _fullres_jobs(base: str, token: str, photo: dict, runs: int) -> dict:
                                max_size=None) as ws:
         for _ in range(runs):
             for fmt in FORMATS:
-                t0 = time.perf_counter()
-                job = (await http.post("/api/jobs/", json={**body, "output_format": fmt})).json()
-                while True:
-                    event = json.loads(await asyncio.wait_for(ws.recv(), 120))
-                    if event.get("id") == job["id"] and event["status"] in ("succeeded", "failed", "cancelled"):
-                        break
-                if event["status"] != "succeeded":
-                    raise RuntimeError(f"full-resolution job {event['status']}: {event.get('error')}")
-                seconds[fmt].append(time.perf_counter() - t0)
+                took, event = await _timed_job(http, ws, {**body, "output_format": fmt})
+                seconds[fmt].append(took)
                 url = next(o["url"] for o in event["outputs"] if o["name"] == "image")
                 sizes[fmt] = len((await http.get(url)).content)
     return {fmt: {"median_s": round(statistics.median(v), 3), "min_s": round(min(v), 3), "runs": len(v),
@@ -195,17 +201,7 @@ async def _harmonize_jobs(base: str, token: str, photo: dict, runs: int) -> dict
                                 data={"kind": "foreground"})).json()
         body = {"engine": "harmonize", "inputs": {"photo": photo["id"], "mask": mask["id"], "reference": {
             "box": [width * 0.7, height * 0.1, width * 0.95, height * 0.9]}}}
-        seconds = []
-        for _ in range(runs + 1):  # the first one warms up
-            t0 = time.perf_counter()
-            job = (await http.post("/api/jobs/", json=body)).json()
-            while True:
-                event = json.loads(await asyncio.wait_for(ws.recv(), 300))
-                if event.get("id") == job["id"] and event["status"] in ("succeeded", "failed", "cancelled"):
-                    break
-            if event["status"] != "succeeded":
-                raise RuntimeError(f"harmonize job {event['status']}: {event.get('error')}")
-            seconds.append(time.perf_counter() - t0)
+        seconds = [(await _timed_job(http, ws, body))[0] for _ in range(runs + 1)]  # the first one warms up
     return {"median_s": round(statistics.median(seconds[1:]), 3), "min_s": round(min(seconds[1:]), 3), "runs": runs}
 
 
