@@ -20,8 +20,9 @@ the placement, so every candidate comes with the reasons for its score:
 ``overlap``  not covering what the background is about: the saliency under the person (spectral
              residual and global colour contrast) and the share of any background face the person
              would hide.
-``framing``  the person inside the frame (only the bottom may crop) and of portrait size
-             (visible height around 60 % of the frame).
+``framing``  the person inside the frame (only the bottom may crop), of portrait size (visible
+             height around 60 % of the frame) and not enlarged past ``MAX_UPSCALE`` times the
+             portrait's own pixels (it would look soft).
 ``lighting`` brightness and warmth (L*, b*) of the person against the background around them, and
              agreement of the left–right light direction of person and background.
 
@@ -57,6 +58,7 @@ BODY_PER_FACE = 9.5  # standing height in Haar face-box heights
 HEAD_ABOVE_FACE = 0.45  # head top above the Haar box top, in box heights
 WEIGHTS = {"scale": 2.0, "support": 2.0, "overlap": 1.5, "people": 1.5, "framing": 1.0, "lighting": 0.5}
 TERMS = tuple(WEIGHTS)
+MAX_UPSCALE = 1.25  # enlarging the person past this (on the portrait's pixels) costs framing
 CELLS = (16, 8)  # the person's occupancy grid (rows, columns) used to integrate maps under them
 
 
@@ -123,8 +125,8 @@ def measure_person(image: np.ndarray, mask: np.ndarray, faces: list[Face]) -> Pe
     """Box, occupancy, feet, crops, face size, standing height, colour and light of the person."""
     h, w = mask.shape
     on = mask > 0.5
-    ys, xs = np.nonzero(on)
-    x0, y0, x1, y1 = int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+    ys, xs = np.flatnonzero(on.any(axis=1)), np.flatnonzero(on.any(axis=0))  # the bounding box
+    x0, y0, x1, y1 = int(xs[0]), int(ys[0]), int(xs[-1]) + 1, int(ys[-1]) + 1
     crop = mask[y0:y1, x0:x1].astype(np.float32)
     cells = cv2.resize(crop, (CELLS[1], CELLS[0]), interpolation=cv2.INTER_AREA)
     bottom = on[max(y0, y1 - max(2, (y1 - y0) // 20)):y1, x0:x1]
@@ -149,7 +151,8 @@ def measure_person(image: np.ndarray, mask: np.ndarray, faces: list[Face]) -> Pe
     pix = lab[small_mask] if small_mask.any() else lab.reshape(-1, 3)
     if inside:  # light direction from the face if there is one, else from the whole person
         f = max(inside, key=lambda f: f.h)
-        region = srgb_to_lab(image[int(f.y0):int(f.y1), int(f.x0):int(f.x1)])[..., 0]
+        face = image[int(f.y0):int(f.y1), int(f.x0):int(f.x1)]
+        region = srgb_to_lab(resize_image(face, *working_size(*face.shape[:2], 64)))[..., 0]
         half = region.shape[1] // 2
         left, right = float(region[:, :half].mean()), float(region[:, half:].mean())
     else:
@@ -176,7 +179,7 @@ def analyse_background(background: np.ndarray) -> Scene:
     work = resize_image(background, wh, ww)
     lab = srgb_to_lab(work)
     lum = np.ascontiguousarray(lab[..., 0])
-    faces = detect_faces(work, detect_long=max(wh, ww), min_frac=0.06)  # smaller faces are not looked for
+    faces = detect_faces(work, detect_long=max(wh, ww), min_frac=0.06) if _may_show_faces(lab) else []
     horizon, confidence, source = estimate_horizon(lab)
     if confidence < 0.3 and faces:  # eye-level rule: the horizon runs through standing people's eyes
         horizon = float(np.median([f.y0 + 0.4 * f.h for f in faces]))
@@ -201,6 +204,18 @@ def analyse_background(background: np.ndarray) -> Scene:
                  cv2.integral(saliency_map(lab)), cv2.integral(face_map),
                  np.concatenate([np.zeros((wh, 1)), np.cumsum(support, axis=1)], axis=1),
                  cv2.integral(lum.astype(np.float64)), cv2.integral(lab[..., 2].astype(np.float64)))
+
+
+def _may_show_faces(lab: np.ndarray) -> bool:
+    """Whether the face detector can find anything: it keeps only faces whose core has a warm
+    (skin) chroma, or any face in a black-and-white photo — a colour scene with almost no warm
+    pixels (a meadow, a seascape) is skipped. Faces under 6 % of the short side are not looked for."""
+    chroma = np.hypot(lab[..., 1], lab[..., 2])
+    if float(np.percentile(chroma[::4, ::4], 99)) < 6.0:  # black and white
+        return True
+    warm = (lab[..., 1] > 2.5) & (lab[..., 2] > 2.5) & (lab[..., 0] > 10) & (lab[..., 0] < 97)
+    core = (0.06 * min(lab.shape[:2])) ** 2 * 0.3  # a face core at the smallest face size
+    return int(warm.sum()) >= core
 
 
 def estimate_horizon(lab: np.ndarray) -> tuple[float, float, str]:
@@ -372,7 +387,8 @@ def score(scene: Scene, person: Person, x, y, h) -> dict[str, np.ndarray]:
     inside = (occ * kept).sum(axis=(1, 2)) / np.maximum(weight, 1e-9)
     visible = np.minimum(y + h, H) - np.maximum(y, 0)
     size = np.exp(-0.5 * (np.log(np.maximum(visible, 1.0) / (0.6 * H)) / 0.5) ** 2)
-    terms["framing"] = np.clip(inside, 0, 1) ** 2 * size
+    blown_up = np.maximum(np.log(k / scene.scale / MAX_UPSCALE), 0.0)  # past the portrait's own pixels
+    terms["framing"] = np.clip(inside, 0, 1) ** 2 * size * np.exp(-0.5 * (blown_up / 0.4) ** 2)
 
     L, _, b = person.lab
     wx0, wx1 = x - 0.5 * w, x + 1.5 * w

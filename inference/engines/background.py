@@ -4,8 +4,9 @@ harmonisation, feathered matte, full resolution out.
 After Auto-Retoucher (paper 003 in ``shared/papers``): candidate positions and scales are scored
 by explicit verifier terms and refined by numerical-gradient steps (:mod:`inference.placement`);
 the best one (or a placement given by hand) is rendered, and the pasted person is harmonised to the
-background around it with the existing harmoniser (:mod:`inference.engines.harmonize`, reference =
-the background around the placement).
+background around it with the existing harmoniser (:mod:`inference.engines.harmonize`: its
+low-resolution statistics matching and its colour polynomial, reference = the background around the
+placement).
 """
 
 from __future__ import annotations
@@ -15,11 +16,16 @@ import time
 from typing import Any
 
 import cv2
+import numexpr as ne
 import numpy as np
 
 from inference import placement
-from inference.compose import make_composite
-from inference.engines.harmonize import HarmonizeEngine
+from inference.engines.harmonize import (
+    LOW_LONG,
+    HarmonizeEngine,
+    apply_colour_polynomial,
+    fit_colour_polynomial,
+)
 from inference.interface import EngineInputError, EngineSpec, validate_params
 from inference.people import detect_faces, person_mask
 from inference.segmentation import check_image, check_mask, feather_mask, resize_image
@@ -27,6 +33,10 @@ from inference.segmentation import check_image, check_mask, feather_mask, resize
 MIN_BACKGROUND = 128  # px on the background's short side
 MIN_PERSON = 16  # px: the person's box height in the portrait
 FEATHER_LONG = 640  # the matte is refined at this long side of the placed person, then upsampled
+# The harmoniser's reference here is the scene around the person — sky, grass, walls — not skin: its
+# tone is a fair target for the person's shadows/mid-tones/highlights (half-way), its colour is not
+# (a meadow's a*, b* statistics would turn skin green).
+HARMONIZE = {"strength": 0.5, "colour": False}
 
 
 def parse_placement(value: Any) -> str | dict[str, float]:
@@ -136,7 +146,12 @@ class BackgroundEngine:
                harmonize: bool = True, refine: bool | None = None):
         """The person's box (top-left at ``x``, ``y``, scaled by ``scale``) pasted on the background
         with a feathered matte (``refine``: snap a hard mask to the edges; default: when the mask is
-        hard), harmonised to the background around it: (image, matte, harmonised?)."""
+        hard), harmonised to the background around it: (image, matte, harmonised?).
+
+        The harmoniser works as in its engine — statistics at low resolution, carried to full
+        resolution by its fitted colour polynomial — but on the cut-out alone: the low-resolution
+        composite is made from small copies, and the polynomial is applied to the person's pixels
+        before the one full-resolution blend."""
         bh, bw = background.shape[:2]
         x0, y0, x1, y1 = person.box
         nw, nh = max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale))
@@ -149,22 +164,44 @@ class BackgroundEngine:
         vx1, vy1 = min(nw, bw - px), min(nh, bh - py)
         refine = float(((mask > 0.02) & (mask < 0.98)).mean()) < 0.01 if refine is None else refine
         rgb, alpha = _cutout(image, mask, person.box, (nw, nh), (vx0, vy0, vx1, vy1), refine)
-        # the region around the placement: the harmoniser's reference, and all that changes
-        rx0, ry0 = max(0, px + vx0 - (vx1 - vx0) // 2), max(0, py + vy0 - (vy1 - vy0) // 4)
-        rx1, ry1 = min(bw, px + vx1 + (vx1 - vx0) // 2), min(bh, py + vy1 + (vy1 - vy0) // 4)
-        roi = background[ry0:ry1, rx0:rx1]
-        comp, comp_mask = make_composite(rgb, alpha, roi, px + vx0 - rx0, py + vy0 - ry0, 1.0)
-        harmonized = False
-        if harmonize and (comp_mask > 0.5).sum() >= 16 and (comp_mask <= 0.5).sum() >= 64:
-            result = self._harmonizer.run({"image": comp, "mask": comp_mask,
-                                           "reference": {"box": [0, 0, rx1 - rx0, ry1 - ry0]}},
-                                          {"strength": 1.0, "colour": True})
-            comp, harmonized = result["image"], True
+        if not (alpha > 0.5).any():
+            raise EngineInputError("Too little of the person is left inside the background at that placement.")
+        bx0, by0 = px + vx0, py + vy0  # where the visible part lands
+        harmonized = harmonize and self._harmonize(rgb, alpha, background, (bx0, by0))
         out = background.copy()
-        out[ry0:ry1, rx0:rx1] = comp
+        region = out[by0:by0 + rgb.shape[0], bx0:bx0 + rgb.shape[1]]
+        ne.evaluate("region + a * (rgb - region)", local_dict={"region": region, "a": alpha[..., None], "rgb": rgb},
+                    out=region, casting="same_kind")
         matte = np.zeros((bh, bw), np.float32)
-        matte[ry0:ry1, rx0:rx1] = comp_mask
+        matte[by0:by0 + rgb.shape[0], bx0:bx0 + rgb.shape[1]] = alpha
         return out, matte, harmonized
+
+    def _harmonize(self, rgb: np.ndarray, alpha: np.ndarray, background: np.ndarray, at) -> bool:
+        """Restyle the cut-out in place towards the background around it (a box 50 % wider on each
+        side and 25 % taller); False when there is too little of either to compare."""
+        bh, bw = background.shape[:2]
+        h, w = alpha.shape
+        rx0, ry0 = max(0, at[0] - w // 2), max(0, at[1] - h // 4)
+        rx1, ry1 = min(bw, at[0] + w + w // 2), min(bh, at[1] + h + h // 4)
+        s = min(1.0, LOW_LONG / max(rx1 - rx0, ry1 - ry0))
+        size = lambda a, b: (max(1, round(a * s)), max(1, round(b * s)))  # noqa: E731 — (height, width)
+        low = resize_image(background[ry0:ry1, rx0:rx1], *size(ry1 - ry0, rx1 - rx0))
+        ox, oy = round((at[0] - rx0) * s), round((at[1] - ry0) * s)
+        ph, pw = size(h, w)
+        ph, pw = min(ph, low.shape[0] - oy), min(pw, low.shape[1] - ox)
+        if ph < 4 or pw < 4:
+            return False
+        small_rgb, small_alpha = resize_image(rgb, *size(h, w))[:ph, :pw], resize_image(alpha, *size(h, w))[:ph, :pw]
+        fg = np.zeros(low.shape[:2], np.float32)
+        fg[oy:oy + ph, ox:ox + pw] = small_alpha
+        window = low[oy:oy + ph, ox:ox + pw]
+        window += small_alpha[..., None] * (small_rgb - window)
+        if (fg > 0.5).sum() < 16 or (fg <= 0.5).sum() < 64:
+            return False
+        low, on, target, _ = self._harmonizer.lowres(low, fg, np.ones(fg.shape, bool), HARMONIZE)
+        coef = fit_colour_polynomial(low[on], target[on], max_samples=8000)
+        rgb[:] = apply_colour_polynomial(rgb.reshape(-1, 3), coef).reshape(rgb.shape)  # outside the matte: unseen
+        return True
 
 
 def _cutout(image, mask, box, size, visible, refine: bool):

@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from devtools.bench.engines import SPOTS as SMALL
+from devtools.bench.engines import paint_spots as paint
 from tests.browser.test_interactive_try import sign_in
 from tests.browser.test_try_background import sized  # noqa: F401 — the viewport-sized page fixture
 from tests.conftest import png_bytes
-from tests.unit.test_blemish import SMALL, paint
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

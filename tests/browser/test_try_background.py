@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
+from devtools.bench.engines import meadow
 from tests.browser.test_interactive_try import sign_in
 from tests.conftest import png_bytes
 
@@ -16,15 +16,8 @@ pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
-def scene_png(width=960, height=640, horizon=250) -> bytes:
-    rng = np.random.default_rng(1)
-    img = np.zeros((height, width, 3), np.float32)
-    t = np.linspace(0, 1, horizon, dtype=np.float32)[:, None, None]
-    img[:horizon] = np.array([0.55, 0.74, 0.96], np.float32) * (1 - 0.2 * t) + 0.08 * t
-    grass = cv2.GaussianBlur(rng.random((height - horizon, width)).astype(np.float32), (0, 0), 1.5)
-    img[horizon:] = np.array([0.33, 0.52, 0.2], np.float32) * (0.75 + 0.5 * grass[..., None])
-    img[horizon - 40:horizon] = np.array([0.3, 0.42, 0.3], np.float32)  # a tree line at the horizon
-    return png_bytes((np.clip(img, 0, 1) * 255).astype(np.uint8))
+def scene_png() -> bytes:
+    return png_bytes((meadow(960, 640, 250) * 255).astype(np.uint8))
 
 
 @pytest.fixture

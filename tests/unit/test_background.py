@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
+from devtools.bench.engines import meadow
 from inference import engines, placement
 from inference.engines.background import BackgroundEngine
 from inference.interface import EngineInputError
@@ -14,15 +15,9 @@ from inference.interface import EngineInputError
 HORIZON = 256  # of the 960×640 scene
 
 
-def scene(width=960, height=640, horizon=HORIZON, seed=0) -> np.ndarray:
-    """A light sky over textured grass: the horizon is the row where they meet."""
-    rng = np.random.default_rng(seed)
-    img = np.zeros((height, width, 3), np.float32)
-    t = np.linspace(0, 1, horizon, dtype=np.float32)[:, None, None]
-    img[:horizon] = np.array([0.62, 0.78, 0.97], np.float32) * (1 - 0.15 * t)
-    noise = cv2.GaussianBlur(rng.random((height - horizon, width)).astype(np.float32), (0, 0), 2)
-    img[horizon:] = np.array([0.35, 0.5, 0.22], np.float32) * (0.8 + 0.4 * noise[..., None])
-    return np.clip(img, 0, 1)
+def scene(width=960, height=640) -> np.ndarray:
+    """A light sky over textured grass meeting at row ``HORIZON``."""
+    return meadow(width, height, HORIZON)
 
 
 def figure(width=300, height=600, top=40, feet=570, crop_at=None):

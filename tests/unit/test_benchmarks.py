@@ -10,7 +10,7 @@ import pytest
 
 from devtools.processes import REPO
 
-BENCHMARKS = ["adjust", "jobs", "clicks", "votes", "statistics", "models", "annotation", "summary"]
+BENCHMARKS = ["adjust", "jobs", "clicks", "votes", "statistics", "models", "annotation", "engines", "summary"]
 
 
 @pytest.mark.parametrize("name", BENCHMARKS)

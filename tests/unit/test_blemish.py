@@ -5,15 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from devtools.bench.engines import SPOTS
+from devtools.bench.engines import paint_spots as paint
 from inference import engines
 from inference.colour import delta_e76
 from inference.engines.blemish import BlemishEngine
 from inference.interface import EngineInputError
 
-# (x, y, radius px, kind) on the sample's lit skin: forehead, both cheeks, chin, jaw
-SMALL = [(192, 116, 3, "dark"), (210, 116, 4, "dark"), (246, 116, 4, "red"), (258, 128, 3, "red"),
-         (222, 88, 3, "red"), (192, 140, 4, "red"), (204, 158, 3, "dark"), (228, 164, 5, "red"),
-         (240, 158, 3, "red"), (252, 146, 4, "dark")]
+SMALL = SPOTS  # ten spots of 3–5 px
 LARGE = [(192, 122, 8, "red"), (246, 122, 7, "dark"), (222, 164, 6, "dark")]
 LARGE_SWAPPED = [(192, 122, 7, "dark"), (244, 121, 8, "red"), (222, 164, 6, "red")]
 LAYOUTS = [SMALL, LARGE, LARGE_SWAPPED]
@@ -25,22 +24,6 @@ def clean() -> np.ndarray:
     from skimage import data
 
     return data.astronaut().astype(np.float32) / 255.0
-
-
-def paint(image: np.ndarray, spots, contrast: float = 1.0) -> np.ndarray:
-    """Soft-edged disks: dark ones darken (brown), red ones redden (inflamed); ``contrast`` scales both."""
-    out = image.copy()
-    yy, xx = np.mgrid[:image.shape[0], :image.shape[1]]
-    for x, y, r, kind in spots:
-        d = np.hypot(xx - x, yy - y)
-        a = np.clip(np.clip(r + 0.5 - d, 0, 1) * 0.9 + 0.1 * np.exp(-0.5 * (d / r) ** 2) * (d < 2 * r), 0, 1)
-        a = (a * contrast)[..., None]
-        if kind == "dark":
-            target = out * np.array([0.78, 0.70, 0.64], np.float32)
-        else:
-            target = np.clip(out + np.array([0.06, -0.16, -0.10], np.float32), 0, 1)
-        out = out * (1 - a) + target * a
-    return out.astype(np.float32)
 
 
 def disk(shape, x, y, r) -> np.ndarray:
