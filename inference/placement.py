@@ -127,7 +127,7 @@ def measure_person(image: np.ndarray, mask: np.ndarray, faces: list[Face]) -> Pe
     on = mask > 0.5
     ys, xs = np.flatnonzero(on.any(axis=1)), np.flatnonzero(on.any(axis=0))  # the bounding box
     x0, y0, x1, y1 = int(xs[0]), int(ys[0]), int(xs[-1]) + 1, int(ys[-1]) + 1
-    crop = mask[y0:y1, x0:x1].astype(np.float32)
+    crop = mask[y0:y1, x0:x1]  # a view: OpenCV reads it in place
     cells = cv2.resize(crop, (CELLS[1], CELLS[0]), interpolation=cv2.INTER_AREA)
     bottom = on[max(y0, y1 - max(2, (y1 - y0) // 20)):y1, x0:x1]
     cols = np.nonzero(bottom.any(axis=0))[0]
@@ -145,8 +145,9 @@ def measure_person(image: np.ndarray, mask: np.ndarray, faces: list[Face]) -> Pe
         standing = max(box_h, BODY_PER_FACE * face_h)
     else:
         standing = box_h / 0.45  # a half-length shot without a visible face
-    small = resize_image(image[y0:y1, x0:x1], *working_size(y1 - y0, x1 - x0, 160))
-    small_mask = resize_image(crop, *small.shape[:2]) > 0.5
+    step = max(1, min(y1 - y0, x1 - x0) // 320)  # colour statistics need no more than ~320 px a side
+    small = resize_image(image[y0:y1:step, x0:x1:step], *working_size(y1 - y0, x1 - x0, 160))
+    small_mask = cv2.resize(crop, small.shape[1::-1], interpolation=cv2.INTER_AREA) > 0.5
     lab = srgb_to_lab(small)
     pix = lab[small_mask] if small_mask.any() else lab.reshape(-1, 3)
     if inside:  # light direction from the face if there is one, else from the whole person

@@ -236,7 +236,7 @@ def _cutout(image, mask, box, size, visible, refine: bool):
     alpha = np.clip(cv2.warpAffine(msrc, to_src, out_size, flags=flags, borderMode=cv2.BORDER_CONSTANT), 0, 1)
     if refine and min(out_size) >= 8:
         alpha = _feather(rgb, alpha)
-    return np.clip(rgb, 0, 1), alpha.astype(np.float32)
+    return rgb, alpha.astype(np.float32)  # bilinear / area resampling of [0, 1] stays in [0, 1]
 
 
 def _feather(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:

@@ -134,3 +134,15 @@ def test_study_methods_can_fix_the_background(api, researcher, photos):
     with pytest.raises(Refusal, match='may only name background'):
         method_specs([{"engine": "retouch.blemish", "inputs": {"mask": 3}}])
     assert method_specs(["retouch.blemish"])[0]["inputs"] == {}
+
+
+@pytest.mark.django_db
+def test_the_background_page_is_for_the_roles_that_run_engines(client, make_user):
+    anonymous = client.get("/try/background/")
+    assert anonymous.status_code == 200 and b'id="try-signin"' in anonymous.content and b'id="bgr"' not in anonymous.content
+    for role, status in (("researcher", 200), ("expert", 200), ("reviewer", 403)):
+        client.force_login(make_user(role))
+        page = client.get("/try/background/")
+        assert page.status_code == status, role
+        assert (b'id="bgr"' in page.content) == (status == 200)
+        assert b'href="/try/background/" class="active"' in page.content
