@@ -178,13 +178,6 @@ def local_average(image: np.ndarray, keep: np.ndarray, sigmas) -> np.ndarray:
     return out
 
 
-def inpaint_smooth(image: np.ndarray, hole: np.ndarray, sigmas=(1.5, 3.0, 6.0, 12.0, 24.0)) -> np.ndarray:
-    """Fill ``hole`` (bool) of an H×W(×C) image from its surroundings (:func:`local_average`)."""
-    out = image.copy()
-    out[hole] = local_average(image, ~hole, sigmas)[hole]
-    return out
-
-
 def membrane_fill(image: np.ndarray, hole: np.ndarray, keep: np.ndarray, window=None,
                   iterations: int = 150) -> np.ndarray:
     """``image`` with ``hole`` replaced by the smoothest surface meeting its surroundings: Laplace's
@@ -312,6 +305,17 @@ def _blob_responses(region: Region) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return radii, np.stack(dark), np.stack(red)
 
 
+def _window(shape: tuple[int, int], cx: float, cy: float, reach: float):
+    """The pixels within ``reach`` of (cx, cy), clipped to ``shape``: ((y0, y1, x0, x1), distance to
+    the centre, sector 0–7 of the direction from it)."""
+    big = int(math.ceil(reach))
+    y0, y1 = max(0, int(cy) - big), min(shape[0], int(cy) + big + 1)
+    x0, x1 = max(0, int(cx) - big), min(shape[1], int(cx) + big + 1)
+    yy, xx = np.mgrid[y0:y1, x0:x1]
+    sector = ((np.arctan2(yy - cy, xx - cx) + math.pi) / (2 * math.pi) * 8).astype(int) % 8
+    return (y0, y1, x0, x1), np.hypot(xx - cx, yy - cy), sector
+
+
 def _ring_contrast(region: Region, cx: float, cy: float, r: float,
                    taken: np.ndarray | None = None) -> tuple[float, float] | None:
     """(ΔL* dark, Δa* red) of the spot at (cx, cy) against the skin ring 1.5–2.1 r around it.
@@ -323,11 +327,7 @@ def _ring_contrast(region: Region, cx: float, cy: float, r: float,
     shading edge stands out on one side only). ``taken`` pixels (blemishes already found) are
     left out. None when the surroundings are not skin.
     """
-    h, w = region.skin.shape
-    big = int(math.ceil(2.1 * r)) + 1
-    y0, y1, x0, x1 = max(0, int(cy) - big), min(h, int(cy) + big + 1), max(0, int(cx) - big), min(w, int(cx) + big + 1)
-    yy, xx = np.mgrid[y0:y1, x0:x1]
-    d = np.hypot(xx - cx, yy - cy)
+    (y0, y1, x0, x1), d, sector = _window(region.skin.shape, cx, cy, 2.1 * r + 1)
     core = d <= max(0.5 * r, 0.75)
     if not core.any():
         return None
@@ -337,7 +337,6 @@ def _ring_contrast(region: Region, cx: float, cy: float, r: float,
     if taken is not None:
         skin = skin & ~taken[y0:y1, x0:x1]
     centre = sm[core].mean(axis=0)
-    sector = ((np.arctan2(yy - cy, xx - cx) + math.pi) / (2 * math.pi) * 8).astype(int) % 8
     annulus = (d >= 1.5 * r) & (d <= 2.1 * r)
     # pixels beyond the image edge are foreign too: count each sector's expected size
     expected = max(1.0, math.pi * (2.1 ** 2 - 1.5 ** 2) * r * r / 8)
@@ -381,18 +380,13 @@ def _spot_patch(region: Region, cx: float, cy: float, r: float, dark: bool, cont
     by one pixel — is what gets removed. ``crease`` is true when the deviation runs on through the
     band 1.25–1.6 r in two separate directions (runs of the 8 sectors): a fold or a wrinkle passing
     through, not a blemish (a blemish next to a shadow deviates on one side only)."""
-    h, w = region.skin.shape
-    big = int(math.ceil(2.1 * r)) + 2
-    y0, y1, x0, x1 = max(0, int(cy) - big), min(h, int(cy) + big + 1), max(0, int(cx) - big), min(w, int(cx) + big + 1)
-    yy, xx = np.mgrid[y0:y1, x0:x1]
-    d = np.hypot(xx - cx, yy - cy)
+    (y0, y1, x0, x1), d, sector = _window(region.skin.shape, cx, cy, 2.1 * r + 2)
     ring = (d >= 1.5 * r) & region.skin[y0:y1, x0:x1] & ~taken[y0:y1, x0:x1]
     sm = region.smooth[y0:y1, x0:x1]
     channel = 0 if dark else 1
     bg = float(np.median(sm[ring][:, channel])) if ring.any() else float(np.median(sm[..., channel]))
     dev = (bg - sm[..., channel]) if dark else (sm[..., channel] - bg)
     band = (d >= 1.25 * r) & (d <= 1.6 * r)
-    sector = ((np.arctan2(yy - cy, xx - cx) + math.pi) / (2 * math.pi) * 8).astype(int) % 8
     deviating = [bool(np.percentile(dev[band & (sector == k)], 75) >= 0.3 * contrast) if (band & (sector == k)).any()
                  else False for k in range(8)]
     runs = sum(deviating[k] and not deviating[k - 1] for k in range(8))  # circular runs of sectors
@@ -545,12 +539,9 @@ def _user_spot(region: Region, s: dict[str, Any]) -> Spot:
             spot.kind, spot.source = "added", "added"
             return spot
     r = max(0.8, s.get("r", ADD_RADIUS * region.unit / region.scale) * region.scale)
-    big = int(math.ceil(r)) + 2
-    h, w = region.skin.shape
-    y0, x0 = max(0, int(cy) - big), max(0, int(cx) - big)
-    yy, xx = np.mgrid[y0:min(h, int(cy) + big + 1), x0:min(w, int(cx) + big + 1)]
+    (y0, _, x0, _), d, _ = _window(region.skin.shape, cx, cy, r + 2)
     spot = Spot(s["x"], s["y"], r / region.scale, "added", 0.0, "added")
-    spot.patch = (y0, x0, np.hypot(xx - cx, yy - cy) <= r)
+    spot.patch = (y0, x0, d <= r)
     return spot
 
 

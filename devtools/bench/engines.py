@@ -172,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     result = run(args)
-    if args.json:
+    if args.json:  # without --json each figure was printed as it came
         print(json.dumps(result, indent=2))
     return 0
 
