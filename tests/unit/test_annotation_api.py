@@ -378,3 +378,36 @@ def test_demo_annotation_builds_a_frozen_project_with_one_review_round(capsys):
     offsets = report["icc"]["temperature"]["style_offsets"]
     assert offsets["a"] > 0 and offsets["a"] > offsets["b"] > offsets["c"]
     assert len(report["self_consistency"]) == 6
+
+
+def test_harmonization_task_limits_sliders_to_the_pasted_person_and_exports_beside(make_user, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from inference.imagefiles import read_mask, read_rgb
+    from tests.conftest import png_bytes
+    from tests.unit.annotation_support import person_mask
+    from webapp.annotation import services
+    from webapp.photos.services import attach_mask
+
+    ws = make_workspace(make_user, per_group=2)
+    with pytest.raises(services.Refusal, match="foreground mask"):
+        make_project(ws, kind="harmonization")
+    reference = np.zeros((30, 40, 3), np.uint8)
+    reference[2:10, 2:12] = 255
+    for photo in ws.photos[ws.groups[0].pk]:
+        attach_mask(photo=photo, upload=SimpleUploadedFile("fg.png", png_bytes(person_mask())), kind="foreground",
+                    created_by=ws.researcher)
+        attach_mask(photo=photo, upload=SimpleUploadedFile("ref.png", png_bytes(reference)), kind="reference",
+                    created_by=ws.researcher)
+    project = make_project(ws, kind="harmonization")
+    _accept_everything(ws, project)
+    services.freeze(project=project, by=ws.researcher)
+    out = tmp_path / "harm"
+    call_command("export_dataset", str(project.pk), "--out", str(out))
+    composite = read_rgb(out / "harmonization" / "composite" / "0_0.tif")
+    target = read_rgb(out / "harmonization" / "target_a" / "0_0.tif")
+    fg = read_mask(out / "harmonization" / "fg_mask" / "0_0.png") > 0.5
+    assert read_mask(out / "harmonization" / "ref_mask" / "0_0.png")[5, 5] == 1.0
+    np.testing.assert_allclose(target[~fg], composite[~fg], atol=1 / 255)  # outside the person: untouched
+    assert target[fg].mean() > composite[fg].mean() + 0.02  # slot a brightens the pasted person
+    assert not (out / "360p").exists()  # the harmonization layout replaces the retouching one
