@@ -174,15 +174,20 @@ def tone_curve_function(points: list[list[float]]):
     return curve
 
 
+# The tone sliders in order, each with its mask of q = clamp01(e) (docs/adjustments.md, stage 1,
+# step 4). Plain arithmetic: the differentiable twin (inference/render_torch.py) uses them too.
+TONE_MASKS = (
+    ("contrast", lambda q: q * (1 - q) * (2 * q - 1)),
+    ("highlights", lambda q: q * q * (1 - q)),
+    ("shadows", lambda q: q * (1 - q) ** 2),
+    ("whites", lambda q: WHITES_RANGE * q ** 3),
+    ("blacks", lambda q: BLACKS_RANGE * (1 - q) ** 3),
+)
+
+
 def tone_sliders(e: np.ndarray, p: dict[str, Any]) -> np.ndarray:
     """Contrast, highlights, shadows, whites, blacks on sRGB-encoded values (float64, unclipped)."""
-    for key, shape in (
-        ("contrast", lambda q: q * (1 - q) * (2 * q - 1)),
-        ("highlights", lambda q: q * q * (1 - q)),
-        ("shadows", lambda q: q * (1 - q) ** 2),
-        ("whites", lambda q: WHITES_RANGE * q ** 3),
-        ("blacks", lambda q: BLACKS_RANGE * (1 - q) ** 3),
-    ):
+    for key, shape in TONE_MASKS:
         amount = p[key] / 100.0
         if amount:
             e = e + amount * shape(np.clip(e, 0.0, 1.0))

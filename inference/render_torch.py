@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch
 
-from inference.render import BLACKS_RANGE, FLOAT_PARAMS, LUMA, TEMPERATURE_STOPS, TINT_STOPS, WHITES_RANGE
+from inference.render import FLOAT_PARAMS, LUMA, TEMPERATURE_STOPS, TINT_STOPS, TONE_MASKS
 
 __all__ = ["FLOAT_PARAMS", "linear_to_srgb", "luma", "render", "srgb_to_linear", "white_balance_gains"]
 
@@ -48,16 +48,6 @@ def white_balance_gains(temperature: torch.Tensor, tint: torch.Tensor) -> torch.
     return raw / norm[:, None]
 
 
-def _tone_masks():
-    return (
-        ("contrast", lambda q: q * (1 - q) * (2 * q - 1)),
-        ("highlights", lambda q: q * q * (1 - q)),
-        ("shadows", lambda q: q * (1 - q) ** 2),
-        ("whites", lambda q: WHITES_RANGE * q ** 3),
-        ("blacks", lambda q: BLACKS_RANGE * (1 - q) ** 3),
-    )
-
-
 def render(image: torch.Tensor, sliders: dict[str, torch.Tensor]) -> torch.Tensor:
     """The renderer's stages 1–3 on ``image`` (B×3×H×W) with per-image ``sliders`` (each B)."""
     unknown = set(sliders) - set(FLOAT_PARAMS)
@@ -75,7 +65,7 @@ def render(image: torch.Tensor, sliders: dict[str, torch.Tensor]) -> torch.Tenso
     gains = torch.exp2(amount("exposure"))[:, None] * white_balance_gains(amount("temperature"),
                                                                            amount("tint"))
     e = linear_to_srgb(srgb_to_linear(x) * gains[:, :, None, None])
-    for key, shape in _tone_masks():
+    for key, shape in TONE_MASKS:
         e = e + (amount(key) / 100.0)[:, None, None, None] * shape(e.clamp(0.0, 1.0))
     sat = (amount("saturation") / 100.0)[:, None, None, None]
     vib = (amount("vibrance") / 100.0)[:, None, None, None]

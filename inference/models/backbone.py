@@ -31,14 +31,19 @@ class BasicBlock(nn.Module):
 
 
 class TinyResNet(nn.Module):
-    """A 3×3 stride-2 stem and one stride-2 basic block per width: output stride 2^len(widths).
+    """A 3×3 stride-2 stem (followed, like ResNet's, by a 2×2 max-pool when ``stem_pool``) and one
+    stride-2 basic block per further width.
 
     ``forward`` returns the feature maps of every stage (highest resolution first).
     """
 
-    def __init__(self, in_channels: int = 3, widths: tuple[int, ...] = (16, 24, 32, 64, 96)):
+    def __init__(self, in_channels: int = 3, widths: tuple[int, ...] = (16, 24, 32, 64, 96),
+                 stem_pool: bool = False):
         super().__init__()
-        self.stem = nn.Sequential(conv_bn(in_channels, widths[0], stride=2), nn.ReLU())
+        layers: list[nn.Module] = [conv_bn(in_channels, widths[0], stride=2), nn.ReLU()]
+        if stem_pool:
+            layers.append(nn.MaxPool2d(2))
+        self.stem = nn.Sequential(*layers)
         self.stages = nn.ModuleList(BasicBlock(a, b, stride=2) for a, b in zip(widths[:-1], widths[1:],
                                                                                 strict=True))
         self.out_channels = widths[-1]
@@ -58,7 +63,11 @@ def masked_mean(x: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6) -> tor
 def image_statistics(image: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Global colour statistics as extra classifier features (PPR10K's meta-feature idea):
     per-channel mean and standard deviation over the whole image and over the human region,
-    and the human fraction → B×13 (B×6 without a mask)."""
+    and the human fraction → B×13 (B×6 without a mask). Computed on a 4× smaller copy (the
+    statistics are global; this keeps them cheap at 256²)."""
+    if min(image.shape[-2:]) >= 64:
+        image = F.avg_pool2d(image, 4)
+        mask = F.avg_pool2d(mask, 4) if mask is not None else None
     mean = image.mean(dim=(2, 3))
     std = image.std(dim=(2, 3))
     if mask is None:
@@ -100,15 +109,15 @@ class AdaIN(nn.Module):
 
 
 class GlobalRegressor(nn.Module):
-    """Image (+ optional human mask) → a vector: tiny ResNet, global average pooling, the image
-    statistics, and a two-layer head whose last layer starts at zero (the first prediction is the
+    """Image (+ optional human mask) → a vector: tiny ResNet (ResNet's stride-4 stem: a 256² input
+    is worked on at 64² after the first convolution), global average pooling, the image statistics, and a two-layer head whose last layer starts at zero (the first prediction is the
     neutral one: identity sliders, or the identity LUT)."""
 
     def __init__(self, out_dim: int, use_mask: bool, widths: tuple[int, ...] = (16, 24, 32, 64, 96),
                  hidden: int = 64):
         super().__init__()
         self.use_mask = use_mask
-        self.backbone = TinyResNet(4 if use_mask else 3, widths)
+        self.backbone = TinyResNet(4 if use_mask else 3, widths, stem_pool=True)
         n_stats = 13 if use_mask else 6
         self.head = nn.Sequential(nn.Linear(widths[-1] + n_stats, hidden), nn.ReLU(), nn.Linear(hidden, out_dim))
         nn.init.zeros_(self.head[-1].weight)

@@ -32,6 +32,7 @@ from inference.models.common import (
     Model,
     glc_loss,
     glc_view,
+    half,
     hrp_weights,
     inference_context,
     square,
@@ -102,7 +103,7 @@ class LutNet(Model):
               "mask, used by the training loss only; output: one fused dim³ LUT per image")
     LOSSES = {"hrp_mse": 1.0, "glc": 1.0, "smoothness": 1e-4, "monotonicity": 10.0}
     TRAIN_SIZE = 256
-    DEFAULT_STEPS = 3000
+    DEFAULT_STEPS = 2000
     BATCH_SIZE = 8
     LEARNING_RATE = 1e-3
 
@@ -124,17 +125,18 @@ class LutNet(Model):
         return torch.einsum("bk,kcdhw->bcdhw", weights.float(), self.luts)
 
     def forward_batch(self, batch):
+        """The lookup at half size (the classifier sees the full training size)."""
         weights = self(batch["source"])
-        return {"out": trilinear(self.fuse(weights), batch["source"]), "weights": weights}
+        return {"out": trilinear(self.fuse(weights), half(batch["source"])), "weights": weights}
 
     def training_loss(self, batch, rng):
-        src, tgt, mask = batch["source"], batch["target"], batch["mask"]
+        src, tgt, mask = batch["source"], half(batch["target"]), half(batch["mask"])
         res = self.forward_batch(batch)
         out, weights = res["out"], res["weights"]
         w = hrp_weights(mask)
         hrp = torch.nn.functional.mse_loss(out * w, tgt * w)
         view, boxes = glc_view(src, rng)
-        glc = glc_loss(out, trilinear(self.fuse(self(view)), view), boxes)
+        glc = glc_loss(out, trilinear(self.fuse(self(view)), half(view)), boxes)
         tv, mono = lut_regularisers(self.luts)
         k = self.LOSSES
         loss = (k["hrp_mse"] * hrp + k["glc"] * glc + k["smoothness"] * (tv + (weights ** 2).mean())
@@ -142,12 +144,13 @@ class LutNet(Model):
         return loss, {"hrp_mse": hrp.item(), "glc": glc.item(), "tv": tv.item(), "mono": mono.item()}
 
     def fused_lut(self, image: np.ndarray) -> np.ndarray:
-        """The image's fused LUT as a D×D×D×3 float32 array indexed [r, g, b] (``.cube`` layout)."""
+        """The image's fused LUT as a D×D×D×3 float32 array indexed [r, g, b] (``.cube`` layout),
+        its entries clipped to [0, 1]: what the engine applies and what ``.cube`` export writes."""
         x = to_tensor(square(image, self.size)).to(self.device)
         with inference_context(self.device):
             lut = self.fuse(self(x))[0]
-        return np.ascontiguousarray(lut.float().permute(3, 2, 1, 0).cpu().numpy())
+        return np.ascontiguousarray(lut.float().clamp(0.0, 1.0).permute(3, 2, 1, 0).cpu().numpy())
 
     def predict(self, image, mask=None):
         lut = self.fused_lut(image)
-        return np.clip(apply_lut(image, lut), 0.0, 1.0), {"lut_size": int(lut.shape[0])}
+        return apply_lut(image, lut), {"lut_size": int(lut.shape[0])}

@@ -26,6 +26,7 @@ from inference.models.common import (
     crop_resize,
     glc_loss,
     glc_view,
+    half,
     hrp_weights,
     inference_context,
     square,
@@ -44,7 +45,7 @@ class ParamsNet(Model):
               "mask in [0, 1] (people detector when absent); output: renderer sliders")
     LOSSES = {"hrp_l1": 1.0, "glc": 1.0, "param_prior": 1e-3}
     TRAIN_SIZE = 256
-    DEFAULT_STEPS = 3000
+    DEFAULT_STEPS = 2000
     BATCH_SIZE = 8
     LEARNING_RATE = 2e-3
 
@@ -64,17 +65,18 @@ class ParamsNet(Model):
         return {k: scaled[:, i] for i, k in enumerate(self.slider_names)}
 
     def forward_batch(self, batch):
+        """The rendering at half size (the CNN sees the full training size)."""
         u = self(batch["source"], batch["mask"])
-        return {"out": render_torch.render(batch["source"], self.sliders(u)), "u": u}
+        return {"out": render_torch.render(half(batch["source"]), self.sliders(u)), "u": u}
 
     def training_loss(self, batch, rng):
-        src, tgt, mask = batch["source"], batch["target"], batch["mask"]
+        src, tgt, mask = batch["source"], half(batch["target"]), half(batch["mask"])
         res = self.forward_batch(batch)
         out, u = res["out"], res["u"]
         hrp = (hrp_weights(mask) * (out - tgt).abs()).mean()
         view, boxes = glc_view(src, rng)
-        u2 = self(view, crop_resize(mask, boxes))
-        glc = glc_loss(out, render_torch.render(view, self.sliders(u2)), boxes)
+        u2 = self(view, crop_resize(batch["mask"], boxes))
+        glc = glc_loss(out, render_torch.render(half(view), self.sliders(u2)), boxes)
         prior = (u ** 2).mean()
         w = self.LOSSES
         loss = w["hrp_l1"] * hrp + w["glc"] * glc + w["param_prior"] * prior

@@ -101,8 +101,8 @@ def test_learned_engine_job_session_and_missing_version(stack):
     session = httpx.post(f"{base}/api/sessions/", headers=headers, json={"photo": photo, "engine": "retouch.clicks"})
     assert session.status_code == 201, session.text
     sid = session.json()["id"]
-    ws_url = base.replace("http://", "ws://") + f"/ws/sessions/{sid}/?token={headers['Authorization'][6:]}"
-    with connect(ws_url, origin=base, open_timeout=10) as ws:
+    ws_url = base.replace("http://", "ws://") + f"/ws/sessions/{sid}/"
+    with connect(ws_url, origin=base, additional_headers=headers, open_timeout=10) as ws:
         ws.send(json.dumps({"clicks": [{"x": 160, "y": 120, "positive": True}], "params": {}, "seq": 1}))
         reply = json.loads(ws.recv(timeout=90))
     assert reply["type"] == "result" and reply["seq"] == 1, (reply, worker.output())

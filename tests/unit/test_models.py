@@ -29,6 +29,15 @@ TINY = {"retouch.params": {"size": 64}, "retouch.lut": {"size": 64, "dim": 9},
         "retouch.clicks": {"size": 64}, "harmonize.net": {"size": 64}}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models train faster on one thread, and far faster when the machine is shared."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     """A tiny synthetic PPR10K-layout folder: 5 groups of 3 (4 train groups, 1 val group)."""
@@ -233,7 +242,22 @@ def test_evaluate_reports_model_input_and_auto_with_group_intervals(trained, dat
     assert "retouch.auto" in format_table(result)
 
 
-@pytest.mark.parametrize("module", ["inference.train", "inference.evaluate"])
+def test_cube_export_of_a_trained_lut_is_what_the_engine_applies(trained, dataset, tmp_path):
+    from inference.cube import main as cube_main
+
+    image_path = sorted((dataset / "360p" / "val" / "source").iterdir())[0]
+    assert cube_main([str(trained / "retouch.lut"), str(image_path), "--out", str(tmp_path / "x.cube")]) == 0
+    lut = read_cube(tmp_path / "x.cube")
+    assert lut.shape == (9, 9, 9, 3)
+    from inference.imagefiles import read_rgb
+
+    image = read_rgb(image_path)
+    engine_out = engines.create("retouch.lut", model_dir=str(trained)).run({"image": image}, {})["image"]
+    assert np.abs(apply_lut(image, lut) - engine_out).max() < 1e-5  # .cube keeps 6 decimals
+    assert cube_main([str(trained / "retouch.params"), str(image_path), "--out", str(tmp_path / "y.cube")]) == 2
+
+
+@pytest.mark.parametrize("module", ["inference.train", "inference.evaluate", "inference.cube"])
 def test_commands_document_their_options(module):
     out = subprocess.run([sys.executable, "-m", module, "--help"], cwd=REPO, capture_output=True, text=True,
                          timeout=120)
