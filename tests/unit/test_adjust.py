@@ -401,17 +401,17 @@ def test_registered_engine_runs_and_reports_progress():
 
 
 def test_progress_is_throttled_on_many_tiles(monkeypatch):
-    monkeypatch.setattr(A, "_TILE_PIXELS", 1)  # one row per tile: 300 tiles
+    monkeypatch.setattr(R, "_TILE_PIXELS", 1)  # one row per tile: 300 tiles
     calls = []
     apply_adjustments(_random_image(300, 4), {"exposure": 0.2}, progress=calls.append)
     assert len(calls) == 100 and calls[-1] == 1.0 and calls == sorted(calls)
 
 
 def test_thread_pool_is_recreated_after_fork(monkeypatch):
-    first = A._pool()
-    assert A._pool() is first
-    monkeypatch.setattr(A.os, "getpid", lambda: -1)
-    assert A._pool() is not first
+    first = R._pool()
+    assert R._pool() is first
+    monkeypatch.setattr(R.os, "getpid", lambda: -1)
+    assert R._pool() is not first
 
 
 def test_non_contiguous_input_gives_the_same_result():
