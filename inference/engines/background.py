@@ -185,7 +185,8 @@ class BackgroundEngine:
         rx1, ry1 = min(bw, at[0] + w + w // 2), min(bh, at[1] + h + h // 4)
         s = min(1.0, LOW_LONG / max(rx1 - rx0, ry1 - ry0))
         size = lambda a, b: (max(1, round(a * s)), max(1, round(b * s)))  # noqa: E731 — (height, width)
-        low = resize_image(background[ry0:ry1, rx0:rx1], *size(ry1 - ry0, rx1 - rx0))
+        lh, lw = size(ry1 - ry0, rx1 - rx0)  # OpenCV reads the view in place (no full-resolution copy)
+        low = cv2.resize(background[ry0:ry1, rx0:rx1], (lw, lh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
         ox, oy = round((at[0] - rx0) * s), round((at[1] - ry0) * s)
         ph, pw = size(h, w)
         ph, pw = min(ph, low.shape[0] - oy), min(pw, low.shape[1] - ox)
@@ -199,7 +200,7 @@ class BackgroundEngine:
         if (fg > 0.5).sum() < 16 or (fg <= 0.5).sum() < 64:
             return False
         low, on, target, _ = self._harmonizer.lowres(low, fg, np.ones(fg.shape, bool), HARMONIZE)
-        coef = fit_colour_polynomial(low[on], target[on], max_samples=8000)
+        coef = fit_colour_polynomial(low[on], target[on], max_samples=4000)
         rgb[:] = apply_colour_polynomial(rgb.reshape(-1, 3), coef).reshape(rgb.shape)  # outside the matte: unseen
         return True
 
@@ -222,8 +223,7 @@ def _cutout(image, mask, box, size, visible, refine: bool):
     to_src = np.float32([[sx, 0, x0 + (vx0 + 0.5) * sx - 0.5 - ax0], [0, sy, y0 + (vy0 + 0.5) * sy - 0.5 - ay0]])
     out_size = (vx1 - vx0, vy1 - vy0)
     interp = cv2.INTER_AREA if sx > 1.5 else cv2.INTER_LINEAR
-    src = np.ascontiguousarray(image[ay0:ay1, ax0:ax1])
-    msrc = np.ascontiguousarray(mask[ay0:ay1, ax0:ax1])
+    src, msrc = image[ay0:ay1, ax0:ax1], mask[ay0:ay1, ax0:ax1]  # views: OpenCV reads them in place
     if interp == cv2.INTER_AREA:  # shrink: area-average first so the warp below is a pure shift
         tw, th = max(1, round((ax1 - ax0) / sx)), max(1, round((ay1 - ay0) / sy))
         src, msrc = cv2.resize(src, (tw, th), interpolation=cv2.INTER_AREA), \
