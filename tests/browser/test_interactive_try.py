@@ -33,27 +33,27 @@ def test_clicks_results_and_undo(embedded_platform, page):
     root = page.locator("#try")
     page.locator(".try-sample").first.click()
     # the automatic result (no clicks) arrives first
-    page.wait_for_function("document.getElementById('try').dataset.resultSeq === '1'", timeout=30_000)
+    page.wait_for_function("() => document.getElementById('try').dataset.resultSeq === '1'", timeout=30_000)
     box = page.locator("#canvas").bounding_box()
     page.mouse.click(box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.3)
-    page.wait_for_function("document.getElementById('try').dataset.resultSeq === '2'", timeout=15_000)
+    page.wait_for_function("() => document.getElementById('try').dataset.resultSeq === '2'", timeout=15_000)
     url_after_positive = root.get_attribute("data-result-url")
     assert page.locator(".marker.pos").count() == 1
     page.mouse.click(box["x"] + box["width"] * 0.85, box["y"] + box["height"] * 0.85, button="right")
-    page.wait_for_function("document.getElementById('try').dataset.resultSeq === '3'", timeout=15_000)
+    page.wait_for_function("() => document.getElementById('try').dataset.resultSeq === '3'", timeout=15_000)
     assert page.locator(".marker.neg").count() == 1
     assert root.get_attribute("data-result-url") != url_after_positive
     # the result and residual images really load (media served with the role check)
-    page.wait_for_function("document.getElementById('img-result').complete && "
+    page.wait_for_function("() => document.getElementById('img-result').complete && "
                            "document.getElementById('img-result').naturalWidth > 0")
     page.click("#btn-undo")
-    page.wait_for_function("document.getElementById('try').dataset.resultSeq === '2'", timeout=5_000)
+    page.wait_for_function("() => document.getElementById('try').dataset.resultSeq === '2'", timeout=5_000)
     assert root.get_attribute("data-result-url") == url_after_positive
     assert page.locator(".marker").count() == 1
     page.keyboard.press("Control+Shift+Z")  # redo from the keyboard
-    page.wait_for_function("document.getElementById('try').dataset.resultSeq === '3'", timeout=5_000)
+    page.wait_for_function("() => document.getElementById('try').dataset.resultSeq === '3'", timeout=5_000)
     page.click("#view-residual")
-    page.wait_for_function("document.getElementById('img-residual').naturalWidth > 0")
+    page.wait_for_function("() => document.getElementById('img-residual').naturalWidth > 0")
     page.click("#view-result")
     assert "ms" in page.locator("#latency").inner_text()
     assert not page.js_errors
@@ -63,7 +63,7 @@ def test_full_resolution_download(embedded_platform, page):
     sign_in(page, embedded_platform)
     page.goto(f"{embedded_platform.base}/try/")
     page.locator(".try-sample").first.click()
-    page.wait_for_function("document.getElementById('try').dataset.resultSeq === '1'", timeout=30_000)
+    page.wait_for_function("() => document.getElementById('try').dataset.resultSeq === '1'", timeout=30_000)
     page.click("#btn-download")
     page.locator("#download-link").wait_for(state="visible", timeout=60_000)
     assert "/media/jobs/" in page.locator("#download-link").get_attribute("href")
@@ -73,7 +73,7 @@ def test_full_resolution_download(embedded_platform, page):
 def test_harmonize_paste_box_and_result(embedded_platform, page):
     sign_in(page, embedded_platform)
     page.goto(f"{embedded_platform.base}/try/harmonize/")
-    page.wait_for_function("document.querySelectorAll('#pick-person option').length > 2")
+    page.wait_for_function("() => document.querySelectorAll('#pick-person option').length > 2")
     options = page.locator("#pick-person option")
     astronaut = next(options.nth(i).get_attribute("value") for i in range(options.count())
                      if "astronaut" in options.nth(i).inner_text())
@@ -84,14 +84,14 @@ def test_harmonize_paste_box_and_result(embedded_platform, page):
     page.fill("#scale", "0.5")
     page.locator("#scale").dispatch_event("input")
     page.click("#btn-paste")
-    page.wait_for_function("document.getElementById('harm').dataset.step === 'reference'", timeout=60_000)
+    page.wait_for_function("() => document.getElementById('harm').dataset.step === 'reference'", timeout=60_000)
     box = page.locator("#canvas").bounding_box()
     page.mouse.move(box["x"] + 10, box["y"] + 10)
     page.mouse.down()
     page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3, steps=5)
     page.mouse.up()
     page.click("#btn-run")
-    page.wait_for_function("document.getElementById('harm').dataset.step === 'result'", timeout=60_000)
+    page.wait_for_function("() => document.getElementById('harm').dataset.step === 'result'", timeout=60_000)
     assert page.locator("#harm-info").inner_text().startswith("Matched the person to box")
     assert page.locator("#box").is_visible()
     assert not page.js_errors
