@@ -14,7 +14,7 @@ from django.conf import settings
 
 import inference.engines as engines
 
-_warm: dict[tuple[str, str | None], engines.Engine] = {}
+_warm: dict[str, engines.Engine] = {}  # "name", or "name@version" for a learned engine's version
 _warm_lock = threading.Lock()
 _threads: int | None = None
 
@@ -26,14 +26,17 @@ def set_worker_concurrency(concurrency: int) -> None:
 
 
 def warm_engine(name: str, version: str | None = None) -> engines.Engine:
-    key = (name, version if engines.is_learned(name) else None)
+    """The warm instance of ``name``; for a learned engine, of model ``version`` (None: the newest
+    when first asked for). A classical engine has one version, so ``version`` does not matter."""
+    version = version if engines.is_learned(name) else None
+    key = name if version is None else f"{name}@{version}"
     with _warm_lock:
         if key not in _warm:
             _warm[key] = engines.create(name, weights_dir=str(settings.ENGINE_WEIGHTS_DIR),
-                                        model_dir=str(settings.MODEL_DIR), version=key[1], threads=_threads)
+                                        model_dir=str(settings.MODEL_DIR), version=version, threads=_threads)
         return _warm[key]
 
 
 def loaded_engines() -> list[str]:
     """Engines this process holds, ``name`` or ``name@version`` (workers report them in their heartbeat)."""
-    return sorted(name if version is None else f"{name}@{version}" for name, version in _warm)
+    return sorted(_warm)

@@ -122,7 +122,9 @@ class LutNet(Model):
         return self.classifier(image)
 
     def fuse(self, weights: torch.Tensor) -> torch.Tensor:
-        return torch.einsum("bk,kcdhw->bcdhw", weights.float(), self.luts)
+        """B×3×D×D×D fused LUTs, always in float32 (no half-precision autocast on GPU workers)."""
+        with torch.autocast(device_type=self.luts.device.type, enabled=False):
+            return torch.einsum("bk,kcdhw->bcdhw", weights.float(), self.luts.float())
 
     def forward_batch(self, batch):
         """The lookup at half size (the classifier sees the full training size)."""

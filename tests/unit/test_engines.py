@@ -25,7 +25,7 @@ def test_every_engine_keeps_the_protocols_it_declares(name):
 
 
 def test_interactive_engines():
-    assert [n for n in engines.names() if engines.spec(n).interactive] == ["retouch.interactive"]
+    assert [n for n in engines.names() if engines.spec(n).interactive] == ["retouch.clicks", "retouch.interactive"]
 
 
 def test_unknown_engine_names_the_known_ones():
