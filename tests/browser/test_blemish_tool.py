@@ -44,7 +44,7 @@ def open_tool(page, platform, tmp_path):
     sign_in(page, platform)
     page.goto(f"{platform.base}/try/")
     page.set_input_files("#file-input", str(painted_astronaut(tmp_path)))
-    page.wait_for_function("document.getElementById('try').dataset.resultSeq === '1'", timeout=60_000)
+    page.wait_for_function("() => document.getElementById('try').dataset.resultSeq === '1'", timeout=60_000)
     page.check("#blm-on")
     return wait_run(page)
 
@@ -81,7 +81,7 @@ def test_spots_found_kept_added_and_strength(embedded_platform, sized, tmp_path)
     page.uncheck("#blm-on")
     assert not page.locator("#blm-layer").is_visible() and tool.get_attribute("data-state") == "off"
     click_photo_at(page, 220, 300)
-    page.wait_for_function("document.getElementById('try').dataset.resultSeq === '2'", timeout=30_000)
+    page.wait_for_function("() => document.getElementById('try').dataset.resultSeq === '2'", timeout=30_000)
     assert page.js_errors == []
 
 

@@ -22,16 +22,17 @@ def scene_png() -> bytes:
 
 @pytest.fixture
 def sized(chromium, request):
-    """Pages of a given viewport size; each is closed (with its context) at the end."""
+    """Pages of a given viewport size, under the platform's Content-Security-Policy; each is closed
+    (with its context) at the end."""
     contexts = []
 
     def make(width, height):
-        # the tests evaluate expressions in the page; the platform's CSP (script-src 'self') forbids that
-        context = chromium.new_context(viewport={"width": width, "height": height}, bypass_csp=True)
+        context = chromium.new_context(viewport={"width": width, "height": height})
         contexts.append(context)
         page = context.new_page()
-        page.js_errors = []
+        page.js_errors = []  # uncaught errors, and any Content-Security-Policy violation the console reports
         page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
+        page.on("console", lambda msg: page.js_errors.append(msg.text) if "Content Security Policy" in msg.text else None)
         return page
 
     yield make
@@ -44,7 +45,7 @@ def choose(page, slot: str, name: str):
 
 
 def wait_state(page, state: str, timeout=120_000):
-    page.wait_for_function(f"document.getElementById('bgr').dataset.state === '{state}'", timeout=timeout)
+    page.wait_for_function(f"() => document.getElementById('bgr').dataset.state === '{state}'", timeout=timeout)
 
 
 def test_anonymous_visitor_sees_the_sign_in_prompt(embedded_platform, page):
@@ -73,13 +74,13 @@ def test_find_pick_drag_and_download(embedded_platform, sized, tmp_path):
     assert page.locator(".bgr-cand").count() == 5
     assert page.locator(".bgr-cand.selected").count() == 1
     assert page.locator(".bgr-term").count() >= 6 and page.locator("#box").is_visible()
-    page.wait_for_function("document.getElementById('img-result').naturalWidth === 960")
+    page.wait_for_function("() => document.getElementById('img-result').naturalWidth === 960")
     page.screenshot(path=str(ARTIFACTS / "try-background-1440x900.png"))
 
     # another candidate: rendered as a forced placement
     job = root.get_attribute("data-job")
     page.locator(".bgr-cand").nth(2).click()
-    page.wait_for_function(f"document.getElementById('bgr').dataset.job !== '{job}'", timeout=120_000)
+    page.wait_for_function(f"() => document.getElementById('bgr').dataset.job !== '{job}'", timeout=120_000)
     wait_state(page, "placed")
     assert page.locator(".bgr-cand").nth(2).get_attribute("class").endswith("selected")
 
@@ -92,9 +93,9 @@ def test_find_pick_drag_and_download(embedded_platform, sized, tmp_path):
     assert page.locator("#live").is_visible() and "drag" in page.locator("#score-where").inner_text()
     page.screenshot(path=str(ARTIFACTS / "try-background-dragging-1440x900.png"))
     page.mouse.up()
-    page.wait_for_function(f"document.getElementById('bgr').dataset.job !== '{job}'", timeout=120_000)
+    page.wait_for_function(f"() => document.getElementById('bgr').dataset.job !== '{job}'", timeout=120_000)
     wait_state(page, "placed")
-    page.wait_for_function("document.getElementById('bgr').dataset.shown === document.getElementById('bgr').dataset.resultUrl")
+    page.wait_for_function("() => document.getElementById('bgr').dataset.shown === document.getElementById('bgr').dataset.resultUrl")
     assert page.locator("#img-result").is_visible() and not page.locator("#live").is_visible()
     moved = page.locator("#box").bounding_box()
     assert moved["x"] < box["x"] - 60
