@@ -6,10 +6,11 @@ to the database and back to a status and a JSON body.
 
 * ``studies.participate.hot_view``, the Django view of each route (``studies/urls.py``);
 * ``studies.fastpath.ParticipantFastPath``, the ASGI wrapper production requests go through
-  (``webapp/asgi.py``): for exactly these routes it runs Django's own handler (middleware, URL
-  resolution, the view above) synchronously on one worker thread instead of Django's ASGI handler,
-  which hops threads for every middleware hook; it marks the request ``POOLED`` so that the view
-  runs the answer on a connection borrowed from the process-wide psycopg pool (``with_connection``).
+  (``webapp/asgi.py``): for exactly these routes it runs the view above on one worker thread with
+  Django's own request object, middleware hooks and error handling (see there) instead of Django's
+  ASGI handler, which hops threads for every middleware hook; it marks the request ``POOLED`` so
+  that the view runs the answer on a connection borrowed from the process-wide psycopg pool
+  (``with_connection``).
   Callers that go through Django directly (the in-process test client, simulated participants) run
   the answer on the caller's thread, connection and transaction, which is what lets a test see its
   own uncommitted rows.

@@ -4,9 +4,10 @@ become ``{"detail"}`` responses in ``webapp.exception_handler.RefusalMiddleware`
 send is checked by ``studies.inputs`` (size, JSON, each field's shape).
 
 The two hot calls, ``next/`` and the vote, are ``studies.hot_path``'s answers; ``hot_view`` serves
-them. In production they reach it through ``studies.fastpath`` (Django's own handler and middleware,
-run synchronously on one worker thread, with a pooled connection); callers that go through Django
-itself (the in-process test client, simulated participants) run them in their thread and transaction.
+them. In production they reach it through ``studies.fastpath`` (Django's own request object,
+middleware hooks and error handling on one worker thread, with a pooled connection); callers that go
+through Django itself (the in-process test client, simulated participants) run them in their thread
+and transaction.
 """
 
 from __future__ import annotations
