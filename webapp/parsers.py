@@ -1,5 +1,5 @@
-"""JSON request bodies that every view can trust to be storable: at most ``MAX_DEPTH`` levels deep,
-no NUL characters and no unpaired surrogates anywhere (keys included).
+"""JSON request bodies that every view can trust: an object, at most ``MAX_DEPTH`` levels deep, no
+NUL characters and no unpaired surrogates anywhere (keys included).
 
 Python's ``json`` raises RecursionError on deep nesting, which DRF's parser does not catch (a 500);
 PostgreSQL refuses NUL in text and jsonb, and psycopg cannot encode a lone surrogate (a 500 on
@@ -67,9 +67,15 @@ def loads_checked(raw: bytes | str, max_depth: int = MAX_DEPTH):
 
 
 class StrictJSONParser(JSONParser):
+    """Every JSON request body of the API is an object; anything else is refused here, so no view
+    meets ``[]``, ``1`` or ``"s"`` where it reads fields."""
+
     def parse(self, stream, media_type=None, parser_context=None):
         raw = stream.read() if stream is not None else b""
         try:
-            return loads_checked(raw)
+            value = loads_checked(raw)
         except ValueError as exc:
             raise ParseError(str(exc)) from None
+        if not isinstance(value, dict):
+            raise ParseError("The body must be a JSON object ({\"field\": value, …}).")
+        return value

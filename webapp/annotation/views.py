@@ -8,6 +8,7 @@ import io
 
 from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import BaseParser, FormParser, JSONParser, MultiPartParser
@@ -235,7 +236,7 @@ class GroupXmpView(APIView):
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(request={"multipart/form-data": inline_serializer(
-        "XmpFiles", {"files": serializers.ListField(child=serializers.FileField())})})
+        "XmpFiles", {"files": serializers.ListField(child=serializers.FileField())})}, responses=OpenApiTypes.OBJECT)
     def post(self, request, pk: int):
         assignment = selectors.assignment_for(request.user, pk)
         files = {f.name: f.read(xmp.MAX_BYTES + 1) for f in request.FILES.getlist("files")}
@@ -247,6 +248,10 @@ class SyncView(APIView):
 
     permission_classes = [IsStaffMember]
 
+    @extend_schema(request=inline_serializer("SyncParams", {
+        "from": serializers.IntegerField(), "photos": serializers.ListField(child=serializers.IntegerField()),
+        "keys": serializers.ListField(child=serializers.CharField(), required=False)}),
+        responses=inline_serializer("SyncedEdits", {"edits": EditSerializer(many=True)}))
     def post(self, request, pk: int):
         assignment = selectors.assignment_for(request.user, pk)
         source = selectors.photo_of(assignment, _int(request.data.get("from"), "from"))
@@ -261,6 +266,9 @@ class MatchToneView(APIView):
 
     permission_classes = [IsStaffMember]
 
+    @extend_schema(request=inline_serializer("MatchTone", {
+        "reference": serializers.IntegerField(required=False, allow_null=True),
+        "apply": serializers.BooleanField(required=False)}), responses=OpenApiTypes.OBJECT)
     def post(self, request, pk: int):
         assignment = selectors.assignment_for(request.user, pk)
         reference = request.data.get("reference")
@@ -274,10 +282,16 @@ class MaskView(APIView):
 
     permission_classes = [IsStaffMember]
 
+    @extend_schema(responses=inline_serializer("HumanMask", {"photo": serializers.IntegerField(),
+                                                            "url": serializers.CharField(allow_null=True)}))
     def get(self, request, pk: int, photo_id: int):
         _assignment, photo = _photo(request, pk, photo_id)
         return Response({"photo": photo.pk, "url": _mask_url(photo, Mask.Kind.HUMAN)})
 
+    @extend_schema(request=inline_serializer("MaskClicks", {"clicks": serializers.ListField(child=serializers.DictField())}),
+                   responses={201: inline_serializer("RefinedMask", {
+                       "photo": serializers.IntegerField(), "mask": serializers.IntegerField(),
+                       "url": serializers.CharField()})})
     def post(self, request, pk: int, photo_id: int):
         assignment, photo = _photo(request, pk, photo_id)
         mask = services.refine_mask(assignment=assignment, user=request.user, photo=photo,
@@ -290,7 +304,9 @@ class IssueResolveView(APIView):
 
     permission_classes = [IsStaffMember]
 
-    @extend_schema(responses=IssueSerializer)
+    @extend_schema(request=inline_serializer("IssueResolve", {
+        "apply_suggestion": serializers.BooleanField(required=False), "reply": serializers.CharField(required=False)}),
+        responses=IssueSerializer)
     def post(self, request, pk: int, issue_id: int):
         assignment = selectors.assignment_for(request.user, pk)
         issue = assignment.issues.filter(pk=issue_id).first()
@@ -350,6 +366,7 @@ class FreezeView(APIView):
 class AgreementView(APIView):
     permission_classes = [ResearcherOrReviewer]
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, pk: int):
         return Response(reports.agreement(selectors.project_for(request.user, pk)))
 
@@ -357,6 +374,7 @@ class AgreementView(APIView):
 class DashboardView(APIView):
     permission_classes = [IsResearcher]
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, pk: int):
         return Response(reports.dashboard(selectors.project_for(request.user, pk, owner=True)))
 
