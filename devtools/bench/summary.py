@@ -29,6 +29,7 @@ import numpy as np
 from devtools.processes import PYTHON, REPO
 
 BENCHMARKS = ("adjust", "jobs", "clicks", "votes", "statistics")  # those whose figures the BENCH line holds
+_MS_PER_UNIT = {"s": 1000.0, "ms": 1.0}  # a figure's unit is a part of its name: fullres_24mp_s, job_p50_ms_…
 SINGLE_THREAD_BLAS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
@@ -109,9 +110,9 @@ def run(skip: set[str], clicks: int, jobs: int) -> dict:
     passes.append(mem_pass_ms())
     figures["mem_pass_24mp_ms"] = min(passes)
     figures["load_1m"].append(_load())
-    figures["per_mem_pass"] = {key: round(value * (1000.0 if key.endswith("_s") else 1.0) / figures["mem_pass_24mp_ms"], 1)
-                               for key, value in figures.items()
-                               if key.endswith(("_s", "_ms")) and key != "mem_pass_24mp_ms" and value is not None}
+    figures["per_mem_pass"] = {key: round(value * _MS_PER_UNIT[unit] / figures["mem_pass_24mp_ms"], 1)
+                               for key, value in figures.items() if value is not None and key != "mem_pass_24mp_ms"
+                               for unit in [next((p for p in key.split("_") if p in _MS_PER_UNIT), None)] if unit}
     return figures
 
 
