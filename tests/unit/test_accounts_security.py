@@ -54,6 +54,10 @@ def test_one_address_trying_many_usernames_is_locked(make_user, settings):
     for i in range(settings.LOGIN_MAX_FAILURES_PER_IP):
         assert _sign_in(client, f"user{i}", "wrong").status_code == 400
     assert _sign_in(client, "ana", PASSWORD).status_code == 429
+    # a client cannot pose as another address with its own X-Forwarded-For (NUM_PROXIES is 0)
+    spoofed = client.post("/api/auth/token/", {"username": "ana", "password": PASSWORD}, format="json",
+                          REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.7")
+    assert spoofed.status_code == 429
     assert _sign_in(client, "ana", PASSWORD, address="10.0.0.2").status_code == 200  # another address
 
 
