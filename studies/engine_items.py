@@ -89,8 +89,7 @@ def items_from_jobs(study: Study, *, owner, group, methods, subset: str | None =
     if len(photos) * len(specs) > MAX_JOBS:
         raise Refusal(f"That would be {len(photos) * len(specs)} jobs; at most {MAX_JOBS} at once.")
     subset = (group.name if subset is None else str(subset)).strip()[:100]
-    if inputs.UNSTORABLE.search(subset):
-        raise Refusal("A subset name cannot hold NUL characters or lone surrogates.")
+    inputs.storable(subset, "A subset name")
     existing = {(j.photo_id, j.method): j for j in
                 JobItem.objects.filter(study=study, photo__in=photos).select_related("job")}
     created = 0

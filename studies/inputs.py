@@ -2,21 +2,21 @@
 each field's shape and size. Participants are anonymous, so every field is refused (``Refusal``, 400;
 ``TooLarge``, 413) rather than trimmed or stored as sent.
 
-Text is refused when PostgreSQL could not store it (NUL, lone UTF-16 surrogates); numbers when they
-are not finite (``NaN`` is not JSON to PostgreSQL).
+Text is refused when PostgreSQL could not store it (NUL, lone UTF-16 surrogates), and numbers when
+they are not finite (``NaN`` is not JSON to PostgreSQL), as ``webapp.parsers`` refuses them in every
+JSON body of the API.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import re
 
+from webapp.parsers import loads_checked, text_problem
 from webapp.refusal import Refusal, TooLarge
 
 MAX_BODY = 64 * 1024  # bytes of one participant request body
 JSON_TYPE = "application/json"
-UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")  # study public ids and image tokens (secrets.token_urlsafe)
 
 MAX_PARAMS, MAX_PARAM_KEY, MAX_PARAM_VALUE = 32, 64, 256
@@ -41,25 +41,32 @@ def require_json(content_type: str) -> None:
 
 
 def parse_body(body: bytes) -> dict:
-    """The request body as a JSON object; TooLarge past ``MAX_BODY``, Refusal for anything else."""
+    """The request body as a JSON object; TooLarge past ``MAX_BODY``, Refusal for anything else (not
+    JSON, nested too deep, NaN, NUL or lone surrogates anywhere: ``webapp.parsers.loads_checked``)."""
     if len(body) > MAX_BODY:
         raise TooLarge(f"The request body is too large (at most {MAX_BODY // 1024} KiB).")
     try:
-        data = json.loads(body or b"{}")
-    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly deep nesting
-        data = None
+        data = loads_checked(body or b"{}")
+    except ValueError as exc:
+        raise Refusal(str(exc)) from None
     if not isinstance(data, dict):
         raise Refusal("Send a JSON object.")
     return data
+
+
+def storable(value: str, name: str) -> str:
+    """``value``, unless the database could not store it (NUL, lone surrogates): Refusal."""
+    problem = text_problem(value)
+    if problem:
+        raise Refusal(f"{name}: {problem}")
+    return value
 
 
 def text(value, name: str, max_chars: int) -> str:
     """A string of 1..``max_chars`` characters that the database can store."""
     if not isinstance(value, str) or not 0 < len(value) <= max_chars:
         raise Refusal(f"{name} must be a string of 1 to {max_chars} characters.")
-    if UNSTORABLE.search(value):
-        raise Refusal(f"{name} contains characters that cannot be stored (NUL or lone surrogates).")
-    return value
+    return storable(value, name)
 
 
 def optional_key(value, name: str) -> str:

@@ -67,8 +67,7 @@ def add_method(study: Study, name: str) -> Method:
     name = (name or "").strip()[:100]
     if not name:
         raise Refusal("A method needs a name.")
-    if inputs.UNSTORABLE.search(name):
-        raise Refusal("A method name cannot hold NUL characters or lone surrogates.")
+    inputs.storable(name, "A method name")
     method, _ = Method.objects.get_or_create(study=study, name=name,
                                              defaults={"position": study.methods.count()})
     return method
@@ -85,8 +84,8 @@ def add_item_arrays(study: Study, *, name: str, subset: str, input_rgb: np.ndarr
     require_unfrozen(study)
     if not outputs:
         raise Refusal(f"Item {name!r} has no method outputs.")
-    if inputs.UNSTORABLE.search(name + subset):
-        raise Refusal("Item and subset names cannot hold NUL characters or lone surrogates.")
+    inputs.storable(name, "An item name")
+    inputs.storable(subset, "A subset name")
     base = images.fit_long_side(input_rgb)
     shape = base.shape[:2]
     with transaction.atomic():
