@@ -34,8 +34,9 @@ def _icc_rows(slots, by_group, edits, photos_by_group) -> dict:
                        for s in slots]
                 if all(row):
                     table.append([float(e.params.get(slider, 0.0)) for e in row])
-        if len(table) < 2 or len(slots) < 2:
-            out[slider] = {"n": len(table), "icc_a1": None, "icc_c1": None, "style_offsets": None}
+        if len(table) < 2 or len(slots) < 2 or np.ptp(table) == 0:  # too few, or a slider nobody moved
+            out[slider] = {"n": len(table), "icc_a1": None, "icc_c1": None, "style_offsets": None,
+                           "unused": bool(table) and np.ptp(table) == 0}
             continue
         offsets = maths.style_offsets(table)
         out[slider] = {"n": len(table), "icc_a1": _finite(maths.icc_absolute(table)),

@@ -11,7 +11,8 @@ const P = `/api/annotation/projects/${id}`;
 const $ = (x) => document.getElementById(x);
 let project = null;
 
-const fmt = (v, digits = 2) => (v === null || v === undefined ? "–" : Number(v).toFixed(digits));
+const fmt = (v, digits = 2) => (v === null || v === undefined ? "–"
+  : (Math.abs(v) < 0.5 * 10 ** -digits ? 0 : Number(v)).toFixed(digits)); // no "-0.00"
 const minutes = (s) => (s < 60 ? `${Math.round(s)} s` : `${(s / 60).toFixed(1)} min`);
 
 function select(people, current, label) {
@@ -79,6 +80,8 @@ function renderAssignments() {
     el("div", { class: "stat" }, el("div", { class: "value", text: String((counts[s] || 0) + (s === "accepted" ? counts.frozen || 0 : 0) + (s === "in_progress" ? counts.changes_requested || 0 : 0)) }),
       el("div", { class: "label", text: s === "accepted" ? "Accepted / frozen" : s === "in_progress" ? "Being edited" : STATE_LABELS[s] }))));
   $("dataset-version").textContent = project.dataset_version;
+  const freeze = $("freeze");
+  if (freeze) freeze.disabled = !project.assignments.some((a) => a.state === "accepted");
 }
 
 async function renderDashboard() {
@@ -105,6 +108,11 @@ async function renderAgreement() {
   const body = el("tbody");
   for (const [name, v] of Object.entries(r.icc)) {
     if (v.icc_a1 === null && !v.n) continue;
+    if (v.unused) {
+      body.append(el("tr", { class: "muted" }, el("td", { text: LABELS[name] || name }),
+        el("td", { class: "num", colspan: String(2 + r.slots.length), text: "not used by any expert" })));
+      continue;
+    }
     const bar = el("span", { class: "icc-bar", style: `width:${Math.max(0, (v.icc_a1 || 0) * 60)}px` });
     body.append(el("tr", {}, el("td", { text: LABELS[name] || name }), el("td", { class: "num" }, bar, ` ${fmt(v.icc_a1)}`),
       el("td", { class: "num", text: fmt(v.icc_c1) }),
