@@ -72,8 +72,7 @@ def test_a_declared_400_mb_body_is_refused_before_it_is_sent(server):
     with socket.create_connection((host, int(port)), timeout=10) as conn:
         conn.sendall(b"POST /api/groups/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                      b"Authorization: Token " + server.token.encode() + b"\r\nContent-Length: 419430400\r\n\r\n")
-        conn.sendall(b"{" * 2**20)  # 1 MB of the 400 declared
-        started = time.monotonic()
+        started = time.monotonic()  # not a byte of the 400 MB sent: the answer must not wait for them
         answer = conn.recv(4096)
     assert answer.startswith(b"HTTP/1.1 413") and time.monotonic() - started < 5
 
