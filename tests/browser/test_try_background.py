@@ -41,7 +41,8 @@ def sized(chromium, request):
 
 
 def choose(page, slot: str, name: str):
-    page.locator(f"#strip-{slot} .bgr-thumb[title='{name}']").click()
+    # Other browser tests share the platform and upload the same sample: any copy will do.
+    page.locator(f"#strip-{slot} .bgr-thumb[title='{name}']").first.click()
 
 
 def wait_state(page, state: str, timeout=120_000):
