@@ -411,3 +411,11 @@ def test_harmonization_task_limits_sliders_to_the_pasted_person_and_exports_besi
     np.testing.assert_allclose(target[~fg], composite[~fg], atol=1 / 255)  # outside the person: untouched
     assert target[fg].mean() > composite[fg].mean() + 0.02  # slot a brightens the pasted person
     assert not (out / "360p").exists()  # the harmonization layout replaces the retouching one
+
+
+def test_a_huge_group_id_is_a_clear_400_not_a_database_overflow(make_user, client_for):
+    """Found by the schema fuzzer: 2**70 overflowed SQLite's INTEGER and answered 500."""
+    researcher = client_for(make_user("researcher"))
+    response = researcher.post("/api/annotation/projects/", {"title": "t", "groups": [2**70]}, format="json")
+    assert response.status_code == 400
+    assert "groups" in response.json()["detail"]

@@ -3,6 +3,11 @@ from rest_framework import serializers
 from webapp.annotation.models import AnnotationProject, Assignment, DatasetExport, Edit, ReviewIssue
 
 
+def object_id() -> serializers.IntegerField:
+    """A row id: bounded so that a huge number is a 400, not a database overflow."""
+    return serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+
+
 class AssignmentSerializer(serializers.ModelSerializer):
     project_title = serializers.CharField(source="project.title", read_only=True)
     kind = serializers.CharField(source="project.kind", read_only=True)
@@ -57,7 +62,7 @@ class ExportSerializer(serializers.ModelSerializer):
 
 class ProjectCreateSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=200)
-    groups = serializers.ListField(child=serializers.IntegerField(), min_length=1)
+    groups = serializers.ListField(child=object_id(), min_length=1)
     kind = serializers.ChoiceField(choices=AnnotationProject.Kind.choices, default="retouch")
     slots = serializers.ListField(child=serializers.CharField(max_length=8), required=False)
     max_rounds = serializers.IntegerField(default=3)
@@ -70,4 +75,4 @@ class ProjectCreateSerializer(serializers.Serializer):
 class ReviewSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=["accept", "changes_requested"])
     issues = serializers.ListField(child=serializers.DictField(), required=False, default=list)
-    reopen = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
+    reopen = serializers.ListField(child=object_id(), required=False, default=list)
