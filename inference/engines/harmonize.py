@@ -115,7 +115,10 @@ def apply_to_foreground(image: np.ndarray, mask: np.ndarray, coef: np.ndarray) -
     alpha = np.maximum(alpha, mask[y0:y1, x0:x1] * (mask[y0:y1, x0:x1] >= 0.999))
     crop = image[y0:y1, x0:x1]
     mapped = apply_colour_polynomial(crop.reshape(-1, 3), coef).reshape(crop.shape)
-    out[y0:y1, x0:x1] = crop + alpha[..., None] * (mapped - crop)
+    mapped -= crop  # crop + alpha (mapped - crop), in place; alpha per channel (long-row multiply)
+    mapped *= cv2.merge((alpha,) * 3)
+    mapped += crop
+    out[y0:y1, x0:x1] = mapped
     return out
 
 
@@ -259,4 +262,4 @@ class HarmonizeEngine:
                     low_resolution=[lh, lw], seconds=round(time.perf_counter() - t0, 3))
         if progress:
             progress(1.0)
-        return {"image": np.clip(out, 0.0, 1.0), "info": info}
+        return {"image": np.clip(out, 0.0, 1.0, out=out), "info": info}

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 
-from inference import imageio
+from inference import encoding, imageio
 from webapp.photos.models import Mask, Photo, PhotoGroup
 from webapp.refusal import Refusal, TooLarge
 
@@ -95,9 +95,9 @@ def attach_mask(*, photo: Photo, upload, kind: str, created_by) -> Mask:
 def save_mask_array(*, photo: Photo, mask: np.ndarray, kind: str, created_by) -> Mask:
     if float(mask.max(initial=0.0)) <= 0.0:
         raise Refusal("The mask is empty: no pixel is marked.")
-    grey = np.repeat(np.clip(mask, 0, 1)[..., None], 3, axis=2).astype(np.float32)
+    grey = np.clip(np.asarray(mask, np.float32), 0.0, 1.0)  # stored as an 8-bit greyscale PNG
     record = Mask(photo=photo, kind=kind, created_by=created_by)
-    record.file.save(f"{uuid.uuid4().hex}.png", ContentFile(imageio.encode_png(grey)), save=False)
+    record.file.save(f"{uuid.uuid4().hex}.png", ContentFile(encoding.encode_png(grey)), save=False)
     try:
         record.save()
     except Exception:
