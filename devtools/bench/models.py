@@ -59,12 +59,13 @@ def _portrait_mask(h: int, w: int) -> np.ndarray:
     return ((((xx - w / 2) / (0.2 * w)) ** 2 + ((yy - 0.6 * h) / (0.4 * h)) ** 2) < 1).astype(np.float32)
 
 
-def install_untrained(model_dir: str) -> None:
+def install_untrained(model_dir: str, names: list[str] | None = None) -> None:
     """Default-architecture networks, freshly initialised, as version "bench" of each engine."""
     from inference import modelstore
-    from inference.models import create, names
+    from inference.models import create
+    from inference.models import names as all_names
 
-    for name in names():
+    for name in all_names() if names is None else names:
         model = create(name)
         modelstore.write_version(model_dir, name, "bench", model, {"architecture": name,
                                                                    "arguments": model.arguments})
@@ -74,20 +75,19 @@ def bench_models(model_dir: str | None = None, runs: int = 30, full_runs: int = 
                  full_size: tuple[int, int] = (6000, 4000), small: tuple[int, int] = (480, 360)) -> dict[str, Any]:
     import torch  # deferred: --help must not wait for torch
 
-    from inference import engines
+    from inference import engines, modelstore
 
-    tmp = None
-    if model_dir is None:
-        tmp = tempfile.TemporaryDirectory(prefix="bench-models-")
-        model_dir = tmp.name
-        install_untrained(model_dir)
+    tmp = tempfile.TemporaryDirectory(prefix="bench-models-")
+    missing = [n for n in (*AUTOMATIC, "retouch.clicks") if not modelstore.versions(model_dir, n)]
+    install_untrained(tmp.name, missing)  # engines without weights in model_dir: untrained ones
+    dirs = {n: tmp.name if n in missing else str(model_dir) for n in (*AUTOMATIC, "retouch.clicks")}
     try:
         w, h = small
         image, mask = synthetic_image(w, h), _portrait_mask(h, w)
         result: dict[str, Any] = {"threads": torch.get_num_threads(), "cuda": torch.cuda.is_available(),
                                   "small": [w, h], "engines": {}}
         for name in AUTOMATIC:
-            engine = engines.create(name, model_dir=model_dir)
+            engine = engines.create(name, model_dir=dirs[name])
             inputs = {"image": image, "mask": mask}
             row = {"version": None, **_pcts(_timed(lambda e=engine, i=inputs: e.run(i, {}), runs))}
             row["version"] = engine.version
@@ -100,7 +100,7 @@ def bench_models(model_dir: str | None = None, runs: int = 30, full_runs: int = 
                                "runs": len(times)}
                 del big
             result["engines"][name] = row
-        clicks = engines.create("retouch.clicks", model_dir=model_dir)
+        clicks = engines.create("retouch.clicks", model_dir=dirs["retouch.clicks"])
         prepare_ms = _timed(lambda: clicks.prepare(image, mask), max(3, runs // 5), warmup=1)
         state = clicks.prepare(image, mask)
         rng = np.random.default_rng(0)
@@ -113,8 +113,7 @@ def bench_models(model_dir: str | None = None, runs: int = 30, full_runs: int = 
         result["load_avg_1m"] = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
         return result
     finally:
-        if tmp is not None:
-            tmp.cleanup()
+        tmp.cleanup()
 
 
 def format_report(r: dict[str, Any]) -> str:
@@ -140,7 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter,
                                 description="Inference speed of the learned engines (docs/models.md).")
     p.add_argument("--model-dir", default=None,
-                   help="model directory to time (default: untrained default networks in a temp dir)")
+                   help="model directory to time (engines it lacks, or all without it: untrained "
+                        "default networks in a temp dir)")
     p.add_argument("--runs", type=int, default=30, help="timed runs at 360p and clicks")
     p.add_argument("--full-runs", type=int, default=3, help="timed runs at full resolution")
     p.add_argument("--full-width", type=int, default=6000, help="full-resolution width")
