@@ -43,7 +43,7 @@ class ParamsNet(Model):
     PAPER = "PPR10K (Liang et al., CVPR 2021), parameter-regression baseline"
     INPUTS = ("image: sRGB float32 in [0, 1], resized to size² for the CNN; mask: human-region "
               "mask in [0, 1] (people detector when absent); output: renderer sliders")
-    LOSSES = {"hrp_l1": 1.0, "glc": 1.0, "param_prior": 1e-3}
+    LOSSES = {"hrp_l1": 1.0, "glc": 5.0, "param_prior": 1e-3}
     TRAIN_SIZE = 256
     DEFAULT_STEPS = 2000
     BATCH_SIZE = 8
