@@ -115,13 +115,14 @@ def test_annotation_loop_three_experts_and_a_reviewer(embedded_platform, chromiu
     owner.click("#project-form button[type=submit]")
     owner.wait_for_selector("#ann-project[data-loaded]", timeout=20_000)
     project_id = owner.locator("#ann-project").get_attribute("data-project")
-    for name in experts:  # slots a, b, c in order
+    for done, name in enumerate(experts, start=1):  # slots a, b, c in order
         cell = owner.locator("#assignments td[data-state=queued]").first
         cell.locator("select").first.select_option(label=name)
         cell.locator("select").nth(1).select_option(label="ann-reviewer")
-        loaded = owner.locator("#ann-project").get_attribute("data-loaded")
         cell.locator("button").click()
-        owner.wait_for_function(f"() => document.getElementById('ann-project').dataset.loaded !== '{loaded}'")
+        # The click's own reload and the pushed event's reload both re-render the table.
+        owner.wait_for_function("n => document.querySelectorAll('#assignments td[data-state=in_progress]').length === n",
+                                arg=done, timeout=20_000)
     assert owner.locator("#assignments td[data-state=in_progress]").count() == 3
 
     _expert_session(chromium, base, experts[0], "0.6", "25", refine=True)

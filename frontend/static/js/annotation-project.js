@@ -23,6 +23,7 @@ function select(people, current, label) {
     if (p.username === current) o.selected = true;
     s.append(o);
   }
+  s.dataset.initial = s.value;
   return s;
 }
 
@@ -60,9 +61,28 @@ function assignmentCell(a) {
   return cell;
 }
 
+// Choices made in a cell's selects but not sent yet, so a re-render (a push from another
+// assignment) does not wipe what the researcher is in the middle of choosing.
+function pendingChoices(table) {
+  const kept = new Map();
+  for (const cell of table.querySelectorAll("td[data-assignment]")) {
+    const selects = [...cell.querySelectorAll("select")];
+    if (selects.some((s) => s.value !== s.dataset.initial)) kept.set(cell.dataset.assignment, selects.map((s) => s.value));
+  }
+  return kept;
+}
+
+function restoreChoices(table, kept) {
+  for (const [id, values] of kept) {
+    const selects = table.querySelectorAll(`td[data-assignment="${id}"] select`);
+    selects.forEach((s, i) => { if ([...s.options].some((o) => o.value === values[i])) s.value = values[i]; });
+  }
+}
+
 function renderAssignments() {
   const slots = project.slots;
   const table = $("assignments");
+  const kept = pendingChoices(table);
   table.replaceChildren(el("thead", {}, el("tr", {}, el("th", { text: "Group" }), ...slots.map((s) => el("th", { text: `Slot ${s}` })))));
   const body = el("tbody");
   for (const g of project.groups) {
@@ -74,6 +94,7 @@ function renderAssignments() {
     body.append(row);
   }
   table.append(body);
+  restoreChoices(table, kept);
   const counts = {};
   for (const a of project.assignments) counts[a.state] = (counts[a.state] || 0) + 1;
   $("stats").replaceChildren(...["queued", "in_progress", "in_review", "accepted"].map((s) =>
