@@ -74,6 +74,21 @@ class InteractiveEngine(Engine, Protocol):
                    full_image: np.ndarray | None = None) -> dict[str, Any]: ...
 
 
+def run_clicks_as_job(engine: InteractiveEngine, image: np.ndarray, inputs: dict[str, Any],
+                      params: dict[str, Any], progress: ProgressFn | None = None) -> dict[str, Any]:
+    """An interactive engine run as one plain job: prepare the (checked) image, then one round of
+    clicks at full resolution."""
+    if "clicks" not in inputs:
+        raise EngineInputError("clicks are required (an empty list is allowed)")
+    state = engine.prepare(image, inputs.get("mask"))
+    if progress:
+        progress(0.5)
+    out = engine.run_clicks(state, inputs.get("clicks"), params, full_image=image)
+    if progress:
+        progress(1.0)
+    return out
+
+
 @runtime_checkable
 class StoredStateEngine(Protocol):
     """Optional for interactive engines: a prepared state that can be stored with the photo.

@@ -27,7 +27,7 @@ import numpy as np
 from inference import modelstore
 from inference.clicks import parse_clicks, scale_clicks
 from inference.engines.harmonize import reference_mask
-from inference.interface import EngineInputError, EngineSpec, ProgressFn, validate_params
+from inference.interface import EngineInputError, EngineSpec, ProgressFn, run_clicks_as_job, validate_params
 from inference.people import people_mask
 from inference.render import apply_adjustments
 from inference.segmentation import check_image, check_mask, resize_image, upsample_mask, working_size
@@ -225,16 +225,7 @@ class LearnedClicks(LearnedEngine):
         return {"image": out, "mask": mask_out, "info": info}
 
     def run(self, inputs, params, progress=None):
-        image = check_image(inputs.get("image"))
-        if "clicks" not in inputs:
-            raise EngineInputError("clicks are required (an empty list is allowed)")
-        state = self.prepare(image, inputs.get("mask"))
-        if progress:
-            progress(0.5)
-        out = self.run_clicks(state, inputs.get("clicks"), params, full_image=image)
-        if progress:
-            progress(1.0)
-        return out
+        return run_clicks_as_job(self, check_image(inputs.get("image")), inputs, params, progress)
 
 
 # ---------------------------------------------------------------- harmonisation

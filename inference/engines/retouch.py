@@ -39,7 +39,7 @@ import numpy as np
 from inference import statecodec
 from inference.clicks import Click, click_maps, parse_clicks, scale_clicks
 from inference.colour import lab_to_srgb, srgb_to_lab
-from inference.interface import EngineInputError, EngineSpec, validate_params
+from inference.interface import EngineInputError, EngineSpec, run_clicks_as_job, validate_params
 from inference.people import Face, detect_faces, face_core, face_weight_map, person_mask
 from inference.render import apply_adjustments, tile_pool
 from inference.segmentation import (
@@ -492,16 +492,7 @@ class InteractiveRetouch:
         return {"image": out, "mask": mask_out, "info": info}
 
     def run(self, inputs, params, progress=None):
-        image = check_image(inputs.get("image"))
-        if "clicks" not in inputs:
-            raise EngineInputError("clicks are required (an empty list is allowed)")
-        state = self.prepare(image, inputs.get("mask"))
-        if progress:
-            progress(0.5)
-        out = self.run_clicks(state, inputs.get("clicks"), params, full_image=image)
-        if progress:
-            progress(1.0)
-        return out
+        return run_clicks_as_job(self, check_image(inputs.get("image")), inputs, params, progress)
 
     # -- internals
     def _region(self, state: InteractiveState, clicks: list[Click]) -> tuple[np.ndarray, np.ndarray]:
