@@ -66,7 +66,7 @@ def store_outputs(job: Job, result: dict) -> tuple[list[dict], dict]:
             continue
         data, ext = encode_output(value, job.output_format)
         # an unguessable name: /media/ also checks the job's owner (webapp/media_views.py)
-        path = default_storage.save(f"jobs/{job.pk}/{secrets.token_urlsafe(12)}-{name}.{ext}", ContentFile(data))
+        path = default_storage.save(f"jobs/{job.pk}/{secrets.token_hex(12)}-{name}.{ext}", ContentFile(data))
         stored.append({"name": name, "path": path})
     return stored, _jsonable(result.get("info", {}))
 
