@@ -2,10 +2,11 @@
 
 Learned engines that predict the renderer's sliders (``retouch.params``, ``retouch.clicks``) are
 trained *through* the renderer: the loss compares the rendered image with the expert's, so the
-gradient has to flow through exposure, white balance, the tone sliders and the colour stage. This
-module evaluates the formulas of ``docs/adjustments.md`` on tensors, in the same order and with the
-same constants (imported from :mod:`inference.render`, not copied); the tone curve is not part of the
-twin (no model predicts one). At inference the predicted sliders go through the real renderer, so a
+gradient has to flow through exposure, white balance, the tone sliders, the neighbourhood sliders
+(texture, clarity, dehaze) and the colour stage. This module evaluates the formulas of
+``docs/adjustments.md`` on tensors, in the same order and with the same constants and box radii
+(imported from :mod:`inference.render`, not copied); the tone curve is not part of the twin (no
+model predicts one). At inference the predicted sliders go through the real renderer, so a
 prediction can be opened in the editor and looks the same there.
 
 The twin evaluates stage 1 directly where the renderer looks it up in a 16-bit table; the two agree
@@ -18,10 +19,26 @@ renderer's units (exposure in EV, the others in −100…100), missing sliders m
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
-from inference.render import FLOAT_PARAMS, LUMA, TEMPERATURE_STOPS, TINT_STOPS, TONE_MASKS
+from inference.render import (
+    CLARITY_GAIN,
+    DEHAZE_STRENGTH,
+    FLOAT_PARAMS,
+    LOCAL_PARAMS,
+    LUMA,
+    TEMPERATURE_STOPS,
+    TEXTURE_GAIN,
+    TINT_STOPS,
+    TONE_MASKS,
+    local_radii,
+)
 
-__all__ = ["FLOAT_PARAMS", "linear_to_srgb", "luma", "render", "srgb_to_linear", "white_balance_gains"]
+#: Every slider the twin renders: the per-pixel ones and the neighbourhood ones.
+SLIDERS = (*FLOAT_PARAMS, *LOCAL_PARAMS)
+
+__all__ = ["FLOAT_PARAMS", "LOCAL_PARAMS", "SLIDERS", "box_mean", "linear_to_srgb", "luma", "render",
+           "srgb_to_linear", "white_balance_gains"]
 
 
 def srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
@@ -48,9 +65,36 @@ def white_balance_gains(temperature: torch.Tensor, tint: torch.Tensor) -> torch.
     return raw / norm[:, None]
 
 
+def box_mean(x: torch.Tensor, radius: int) -> torch.Tensor:
+    """Mean over the (2r + 1)² window of B×1×H×W values, borders reflected without repeating the
+    edge (``reflect`` padding is OpenCV's BORDER_REFLECT_101, which the renderer's ``cv2.blur`` uses).
+    Separable: a column pass, then a row pass."""
+    if radius <= 0:
+        return x
+    k = 2 * radius + 1
+    padded = F.pad(x, (radius, radius, radius, radius), mode="reflect")
+    return F.avg_pool2d(F.avg_pool2d(padded, (k, 1), stride=1), (1, k), stride=1)
+
+
+def _local_stage(e: torch.Tensor, x: torch.Tensor, amount) -> torch.Tensor:
+    """Stage 1b (docs/adjustments.md): detail layers of the clipped source ``x`` added to every
+    channel of the stage-1 values ``e`` (clarity weighted to their mid-tones), then the dehaze veil
+    ``s`` taken away: ``(e − s) / (1 − s)``. Radii follow the image's short side, as in the renderer."""
+    texture, clarity, dehaze = (amount(k)[:, None, None, None] / 100.0 for k in LOCAL_PARAMS)
+    r_t, r_c = local_radii(x.shape[2], x.shape[3])
+    y = luma(x)
+    add = TEXTURE_GAIN * texture * (y - box_mean(y, r_t))
+    weight = luma(e).clamp(0.0, 1.0)
+    add = add + CLARITY_GAIN * clarity * 4.0 * weight * (1.0 - weight) * (y - box_mean(y, r_c))
+    e = e + add
+    s = DEHAZE_STRENGTH * dehaze * box_mean(x.amin(dim=1, keepdim=True), r_c)
+    return (e - s) / (1.0 - s)
+
+
 def render(image: torch.Tensor, sliders: dict[str, torch.Tensor]) -> torch.Tensor:
-    """The renderer's stages 1–3 on ``image`` (B×3×H×W) with per-image ``sliders`` (each B)."""
-    unknown = set(sliders) - set(FLOAT_PARAMS)
+    """The renderer's stages 1, 1b, 2 and 3 on ``image`` (B×3×H×W) with per-image ``sliders``
+    (each B). Stage 1b is skipped when no neighbourhood slider is given."""
+    unknown = set(sliders) - set(SLIDERS)
     if unknown:
         raise ValueError(f"the torch renderer has no slider(s) {sorted(unknown)} (no tone curve)")
     batch = image.shape[0]
@@ -67,6 +111,8 @@ def render(image: torch.Tensor, sliders: dict[str, torch.Tensor]) -> torch.Tenso
     e = linear_to_srgb(srgb_to_linear(x) * gains[:, :, None, None])
     for key, shape in TONE_MASKS:
         e = e + (amount(key) / 100.0)[:, None, None, None] * shape(e.clamp(0.0, 1.0))
+    if any(k in sliders for k in LOCAL_PARAMS):
+        e = _local_stage(e, x, amount)
     sat = (amount("saturation") / 100.0)[:, None, None, None]
     vib = (amount("vibrance") / 100.0)[:, None, None, None]
     y = luma(e)

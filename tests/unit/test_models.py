@@ -22,7 +22,7 @@ from inference.models import create, names
 from inference.models.backbone import PartialConv2d
 from inference.models.common import seeded, validation
 from inference.models.lut import identity_lut, lut_regularisers, read_cube, trilinear, write_cube
-from inference.render import FLOAT_PARAMS, apply_adjustments
+from inference.render import FLOAT_PARAMS, LOCAL_PARAMS, apply_adjustments
 from inference.train import train
 
 TINY = {"retouch.params": {"size": 64}, "retouch.lut": {"size": 64, "dim": 9},
@@ -64,17 +64,36 @@ def test_torch_renderer_equals_apply_adjustments_within_delta_e_001():
     rng = np.random.default_rng(0)
     eight_bit = (rng.integers(0, 256, (40, 60, 3)) / 255.0).astype(np.float32)
     smooth = rng.random((40, 60, 3)).astype(np.float32)
-    for _ in range(12):
+    for i in range(12):
         p = _random_params(rng)
+        if i % 2:  # every other case with the neighbourhood sliders too
+            p.update({k: float(rng.uniform(-100, 100)) for k in LOCAL_PARAMS})
         # 8-bit values fall on the renderer's 16-bit table entries: the twin matches everywhere
         assert delta_e76(apply_adjustments(eight_bit, p), _twin(eight_bit, p)).max() < 0.01
         # other values are rounded to the table by the renderer: ΔE stays small on average
         assert delta_e76(apply_adjustments(smooth, p), _twin(smooth, p)).mean() < 0.01
 
 
+@pytest.mark.parametrize("key", LOCAL_PARAMS)
+def test_torch_renderer_matches_each_neighbourhood_slider_alone(key):
+    """Texture, clarity and dehaze on a photo-like image (smooth gradients, fine noise, a haze) at an
+    odd size, so the box radii and the reflected borders are exercised; each in both directions."""
+    rng = np.random.default_rng(4)
+    yy, xx = np.mgrid[0:97, 0:131] / 130.0
+    base = np.stack([0.3 + 0.5 * xx, 0.2 + 0.6 * yy, 0.5 + 0.2 * np.sin(6 * xx)], axis=-1)
+    image = np.clip(base + 0.05 * rng.standard_normal(base.shape), 0, 1)
+    image = (np.round(image * 255) / 255).astype(np.float32)
+    for value in (-80.0, 65.0):
+        p = {key: value}
+        theirs = apply_adjustments(image, p)
+        assert np.abs(theirs - image).max() > 0.01  # the slider does something here
+        assert delta_e76(theirs, _twin(image, p)).max() < 0.01
+
+
 def test_torch_renderer_is_differentiable_in_every_slider_and_refuses_the_tone_curve():
     image = torch.rand(2, 3, 16, 16)
-    sliders = {k: torch.full((2,), 0.3 if k == "exposure" else 10.0, requires_grad=True) for k in FLOAT_PARAMS}
+    sliders = {k: torch.full((2,), 0.3 if k == "exposure" else 10.0, requires_grad=True)
+               for k in render_torch.SLIDERS}
     (render_torch.render(image, sliders) * torch.rand(2, 3, 16, 16)).sum().backward()
     for k, v in sliders.items():
         assert v.grad is not None and torch.isfinite(v.grad).all() and v.grad.abs().sum() > 0, k
