@@ -121,7 +121,30 @@ class ItemListView(ResearcherView):
         outputs = {key.split(":", 1)[1]: f.read() for key, f in request.FILES.items() if key.startswith("output:")}
         item = setup.add_item(study, name=str(request.data.get("name") or upload.name),
                               subset=str(request.data.get("subset", "")), input_bytes=upload.read(), outputs=outputs)
-        return Response({"id": item.id, "name": item.name}, status=status.HTTP_201_CREATED)
+        return Response(item_detail(study, item), status=status.HTTP_201_CREATED)
+
+
+class ItemDetailView(ResearcherView):
+    """One item: its outputs by method (ids for ``images/<output_id>/``). DELETE removes it while the
+    study is not open and nobody has joined (409 otherwise)."""
+
+    def get(self, request, pk, item_id):
+        study = self.study(request, pk)
+        item = get_object_or_404(study.items.prefetch_related("outputs__method"), pk=item_id)
+        return Response(item_detail(study, item))
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, pk, item_id):
+        study = self.study(request, pk)
+        setup.delete_item(get_object_or_404(study.items, pk=item_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def item_detail(study: Study, item) -> dict:
+    base = f"/api/studies/{study.pk}/images"
+    outputs = sorted(item.outputs.all(), key=lambda o: (o.method.position, o.method_id))
+    return {"id": item.id, "name": item.name, "subset": item.subset, "input_url": f"{base}/0/?item={item.id}",
+            "outputs": [{"id": o.id, "method": o.method.name, "url": f"{base}/{o.id}/"} for o in outputs]}
 
 
 @extend_schema_view(post=extend_schema(request=ImportBody, responses={201: JSON}))
@@ -203,6 +226,18 @@ class VotesCsvView(ResearcherView):
         text = selectors.votes_csv(selectors.vote_records(study, include_excluded=_flag(request, "all")))
         response = HttpResponse(text, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="study-{study.pk}-votes.csv"'
+        return response
+
+
+@extend_schema(responses={(200, "text/csv"): FILE})
+class ResponsesCsvView(ResearcherView):
+    """Raw responses, one row per answer (practice, attention and excluded participants included,
+    each row saying which it is): ``studies.export.RESPONSES_HEADER``."""
+
+    def get(self, request, pk):
+        study = self.study(request, pk)
+        response = HttpResponse(export.responses_csv(export.response_rows(study)), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="study-{study.pk}-responses.csv"'
         return response
 
 

@@ -10,10 +10,11 @@ import io
 from pathlib import Path, PurePosixPath
 
 import numpy as np
+from django.core.files.storage import default_storage
 from django.db import transaction
 
 from studies import images, inputs, live
-from studies.models import Item, Method, Output, Participant, Study
+from studies.models import Item, JobItem, Method, Output, Participant, Study
 from webapp import safezip
 from webapp.refusal import Conflict, Refusal
 
@@ -112,6 +113,23 @@ def add_item(study: Study, *, name: str, subset: str, input_bytes: bytes, output
     except images.ImageProblem as exc:
         raise Refusal(f"Item {name!r}: {exc}") from exc
     return add_item_arrays(study, name=name, subset=subset, input_rgb=decoded_in, outputs=decoded)
+
+
+def delete_item(item: Item) -> None:
+    """Remove an item and its outputs (and their files) while no participant can have seen it: the study
+    is not open and nobody has joined."""
+    study = item.study
+    if study.status == Study.Status.OPEN:
+        raise Conflict("The study is open: participants may be shown this item. Close the study to delete items.")
+    require_unfrozen(study)
+    paths = [item.input_image.name] + [name for o in item.outputs.all() for name in (o.image.name, o.degraded.name)]
+    with transaction.atomic():
+        JobItem.objects.filter(item=item).delete()  # running the engines again rebuilds it
+        item.delete()
+    for path in paths:
+        if path:
+            transaction.on_commit(lambda path=path: default_storage.delete(path))
+    live.study_changed(study.pk)
 
 
 def _manifest_from_files(files: dict[str, bytes]) -> list[dict]:

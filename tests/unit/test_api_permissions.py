@@ -223,3 +223,54 @@ def test_annotation_project_socket_roles(make_user, in_review):
     assert _open(path, make_user("researcher")) == (4404, None)
     assert _open(path, ws.researcher) == (None, {"type": "hello", "project": project.pk})
     assert _open(path, ws.reviewers[0]) == (None, {"type": "hello", "project": project.pk})
+
+
+# --- user studies: the researcher's item and export endpoints on a draft study of theirs ----------------
+STUDY_MATRIX = [
+    ("get", "/api/studies/{study}/responses.csv", None, {None: 401, "researcher": 200, "expert": 403, "reviewer": 403}),
+    ("get", "/api/studies/{study}/items/{item}/", None, {None: 401, "researcher": 200, "expert": 403, "reviewer": 403}),
+    ("delete", "/api/studies/{study}/items/{item}/", None,
+     {None: 401, "researcher": 204, "expert": 403, "reviewer": 403}),
+    ("post", "/api/studies/{study}/items/", "item", {None: 401, "researcher": 201, "expert": 403, "reviewer": 403}),
+]
+
+
+@pytest.fixture
+def draft_study(researcher):
+    from studies import setup
+    from tests.unit.studies_support import items_archive
+
+    study = setup.create_study(owner=researcher, title="Draft")
+    setup.import_archive(study, items_archive())
+    return study
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("method,url,body,expected", STUDY_MATRIX, ids=[f"{m} {u}" for m, u, _, _ in STUDY_MATRIX])
+def test_study_endpoint_role_matrix(role, method, url, body, expected, client_for, make_user, draft_study, sample_png):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.unit.studies_support import METHODS
+
+    user = draft_study.owner if role == "researcher" else make_user(role) if role else None
+    path = url.format(study=draft_study.pk, item=draft_study.items.first().pk)
+    data, fmt = None, None
+    if body == "item":
+        data = {"name": "one more", "subset": "S1", "input": SimpleUploadedFile("in.png", sample_png),
+                **{f"output:{m}": SimpleUploadedFile(f"{m}.png", sample_png) for m in METHODS}}
+        fmt = "multipart"
+    response = getattr(client_for(user), method)(path, data, format=fmt)
+    assert response.status_code == expected[role], response.content[:300]
+    if response.status_code >= 400:
+        assert "detail" in response.json()
+
+
+@pytest.mark.django_db
+def test_another_researchers_study_items_and_responses_are_not_found(client_for, make_user, draft_study):
+    stranger = client_for(make_user("researcher"))
+    item = draft_study.items.first()
+    assert stranger.get(f"/api/studies/{draft_study.pk}/responses.csv").status_code == 404
+    assert stranger.get(f"/api/studies/{draft_study.pk}/items/{item.pk}/").status_code == 404
+    assert stranger.delete(f"/api/studies/{draft_study.pk}/items/{item.pk}/").status_code == 404
+    assert draft_study.items.filter(pk=item.pk).exists()
