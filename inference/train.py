@@ -24,6 +24,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -153,9 +154,15 @@ class Progress:
 def train(model_name: str, data: str | Path, expert: str, out: str | Path, steps: int | None = None,
           seed: int = 0, device: str = "cpu", version: str | None = None, checkpoint_every: int | None = None,
           arguments: dict[str, Any] | None = None, quiet: bool = False,
-          stop_after: int | None = None) -> Path | None:
+          stop_after: int | None = None, on_step: Callable[[int, int, float], bool] | None = None,
+          card_extra: dict[str, Any] | None = None) -> Path | None:
     """Train (or resume) and write the version folder; returns it (None if stopped by ``stop_after``,
-    which ends the run after that step as an interruption would, for tests)."""
+    which ends the run after that step as an interruption would, for tests).
+
+    ``on_step(step, steps, loss)`` is called after every step (a training job reports progress with
+    it); when it returns False the run checkpoints and stops there, as ``stop_after`` does (a
+    cancelled job keeps its checkpoint, and the same call resumes it). ``card_extra`` is merged into
+    the card (e.g. the job and dataset version that made the weights)."""
     data, out = Path(data), Path(out)
     dev = pick_device(device)
     engine_dir = out / model_name
@@ -200,10 +207,12 @@ def train(model_name: str, data: str | Path, expert: str, out: str | Path, steps
         done = step + 1
         if bar:
             bar.update(done, float(np.mean(history[-20:])), parts)
-        if done % checkpoint_every == 0 or done == steps or done == stop_after:
+        go_on = on_step(done, steps, history[-1]) if on_step else True
+        stop = done == stop_after or go_on is False
+        if done % checkpoint_every == 0 or done == steps or stop:
             save_checkpoint(work, model, optimiser, {"step": done, "seed": seed, "steps": steps,
                                                      "expert": expert, "history": history})
-        if done == stop_after:
+        if stop:
             return None
     seconds = time.perf_counter() - t0
 
@@ -232,6 +241,7 @@ def train(model_name: str, data: str | Path, expert: str, out: str | Path, steps
         "metrics": metrics,
         "commit": commit_id(),
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        **(card_extra or {}),
     }
     folder = modelstore.write_version(out, model_name, version, model.cpu(), card)
     for f in (CHECKPOINT, PROGRESS):

@@ -16,7 +16,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from studies import engine_items, export, selectors, setup
+from studies import engine_items, export, provenance, selectors, setup
 from studies.analysis import to_json
 from studies.models import Output, Study
 from studies.schema import ITEM_UPLOAD, ExclusionBody, ImportBody, ItemsFromJobsBody, MethodBody, StatusBody
@@ -212,7 +212,8 @@ class ResultsView(ResearcherView):
         study = self.study(request, pk)
         res = selectors.results(study, bootstrap=_int(request, "bootstrap", 0, 5000), seed=_int(request, "seed", 0,
                                 2**31), details=_flag(request, "details"), include_excluded=_flag(request, "all"))
-        body = to_json(res)
+        chains = provenance.origin(study)["provenance"] if _flag(request, "download") else []
+        body = to_json({**res, "provenance": chains} if chains else res)  # where the compared results came from
         response = HttpResponse(body, content_type="application/json")
         if _flag(request, "download"):
             response["Content-Disposition"] = f'attachment; filename="study-{study.pk}-results.json"'

@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, render
 from django.templatetags.static import static
 from django.views.decorators.clickjacking import xframe_options_deny
 
-from studies import kinds, selectors
+from studies import kinds, provenance, selectors
 from studies.models import Study
 from webapp.accounts.permissions import user_has_role
 
@@ -34,7 +34,8 @@ def study_setup(request, pk: int):
 def study_results(request, pk: int):
     _researcher(request)
     study = get_object_or_404(selectors.studies_for(request.user), pk=pk)
-    return render(request, "studies/results.html", {"study": study})
+    # links back to what the study judged (e.g. model versions: webapp.registry), told by their apps
+    return render(request, "studies/results.html", {"study": study, "origin": provenance.origin(study)})
 
 
 @xframe_options_deny

@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "webapp.pages",
     "webapp.annotation",
     "studies",
+    "webapp.registry",
 ]
 
 MIDDLEWARE = [

@@ -31,5 +31,6 @@ urlpatterns = [
     path("", include("studies.urls")),
     path("", include("webapp.interactive.urls")),
     path("", include("webapp.annotation.urls")),
+    path("", include("webapp.registry.urls")),
     path("", include("webapp.pages.urls")),
 ]

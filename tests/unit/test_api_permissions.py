@@ -274,3 +274,65 @@ def test_another_researchers_study_items_and_responses_are_not_found(client_for,
     assert stranger.get(f"/api/studies/{draft_study.pk}/items/{item.pk}/").status_code == 404
     assert stranger.delete(f"/api/studies/{draft_study.pk}/items/{item.pk}/").status_code == 404
     assert draft_study.items.filter(pk=item.pk).exists()
+
+
+# --- the model registry: a frozen one-group dataset and a ready (untrained) version of its owner -----
+REGISTRY_MATRIX = [
+    ("get", "/api/models/", None, {None: 401, "researcher": 200, "expert": 403, "reviewer": 403}),
+    ("get", "/api/models/datasets/", None, {None: 401, "researcher": 200, "expert": 403, "reviewer": 403}),
+    ("post", "/api/models/train/", "train", {None: 401, "researcher": 201, "expert": 403, "reviewer": 403}),
+    ("get", "/api/models/{run}/", None, {None: 401, "researcher": 200, "expert": 403, "reviewer": 403}),
+    ("post", "/api/models/{run}/resume/", None, {None: 401, "researcher": 409, "expert": 403, "reviewer": 403}),
+    ("post", "/api/models/{run}/study/", {}, {None: 401, "researcher": 409, "expert": 403, "reviewer": 403}),
+    ("get", "/api/models/{run}/provenance/", None, {None: 401, "researcher": 200, "expert": 403, "reviewer": 403}),
+]
+
+
+@pytest.fixture
+def registry_run(settings, tmp_path):
+    from tests.unit.annotation_support import assign_all, edit_all, make_project, make_workspace
+    from webapp.annotation import services
+    from webapp.jobs.models import Job
+    from webapp.registry.models import TrainingRun
+
+    settings.MODEL_DIR = tmp_path / "models"
+    ws = make_workspace(per_group=1)
+    project = make_project(ws)
+    for a in assign_all(ws, project):
+        edit_all(a)
+        services.submit(assignment=a, user=a.expert)
+        services.review(assignment=a, user=ws.reviewers[0], decision="accept")
+    project = services.freeze(project=project, by=ws.researcher)
+    job = Job.objects.create(owner=ws.researcher, engine="training", engine_version="7", queue="gpu")
+    run = TrainingRun.objects.create(owner=ws.researcher, project=project, dataset_version=1, engine="retouch.lut",
+                                     version="7", expert="a", steps=5, job=job, jobs=[job.pk], status="ready")
+    return ws, project, run
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("method,url,body,expected", REGISTRY_MATRIX, ids=[f"{m} {u}" for m, u, _, _ in REGISTRY_MATRIX])
+def test_registry_endpoint_role_matrix(role, method, url, body, expected, client_for, registry_run):
+    ws, project, run = registry_run
+    user = {None: None, "researcher": ws.researcher, "expert": ws.experts[0], "reviewer": ws.reviewers[0]}.get(role)
+    if user is None and role is not None:  # a role this matrix does not list: refused like an expert
+        from tests.unit.annotation_support import quick_user
+
+        user, expected = quick_user(role), {**expected, role: expected["expert"]}
+    if body == "train":
+        body = {"dataset": project.pk, "model": "retouch.lut", "expert": "a", "steps": 3}
+    response = getattr(client_for(user), method)(url.format(run=run.pk), body, format="json")
+    assert response.status_code == expected[role], response.content[:300]
+    if response.status_code >= 400:
+        assert "detail" in response.json()
+
+
+@pytest.mark.django_db
+def test_a_researcher_cannot_see_another_researchers_model_version(client_for, registry_run, make_user):
+    ws, project, run = registry_run
+    stranger = client_for(make_user("researcher"))
+    for method, url in (("get", "/api/models/{}/"), ("get", "/api/models/{}/provenance/"),
+                        ("post", "/api/models/{}/resume/"), ("post", "/api/models/{}/study/")):
+        assert getattr(stranger, method)(url.format(run.pk), {}, format="json").status_code == 404
+    assert all(m["id"] != run.pk for m in stranger.get("/api/models/").json()["results"])
+    assert stranger.get("/api/models/datasets/").json()["results"] == []

@@ -27,6 +27,13 @@ from webapp.refusal import Conflict, Refusal
 log = logging.getLogger("portrait_lab.jobs")
 Status = Job.Status
 RUN_JOB = "jobs.run_job"  # the task in webapp/jobs/tasks.py, sent by name
+# Jobs that are not an engine run (the model registry's training jobs) name their own task by
+# ``engine``; apps built on jobs register it (``register_task``), so recovery re-sends the right one.
+_TASKS: dict[str, str] = {}
+
+
+def register_task(engine: str, task: str) -> None:
+    _TASKS[engine] = task
 
 
 def create_job(*, owner, engine: str, inputs: dict, params: dict | None = None,
@@ -51,7 +58,7 @@ def create_job(*, owner, engine: str, inputs: dict, params: dict | None = None,
 
 
 def enqueue(job: Job) -> None:
-    celery_app.send_task(RUN_JOB, args=[job.pk], queue=job.queue)
+    celery_app.send_task(_TASKS.get(job.engine, RUN_JOB), args=[job.pk], queue=job.queue)
 
 
 def claim_job(job_id: int, *, worker: str, redelivered: bool = False) -> Job | None:
