@@ -4,10 +4,11 @@
 and one of :data:`FORMATS`:
 
 * ``png`` (lossless, the default): each band of rows is quantised, run through PNG's *Sub* filter
-  and deflated (zlib's run-length strategy, level 1) on its own thread — zlib releases the GIL —
-  and the bands are joined into one zlib stream (full flushes between bands, Adler-32 combined),
-  so the file is an ordinary single-IDAT PNG. 24 MP: about 0.25 s on 2 cores, about 35 MB for a
-  photograph, where a single-threaded level-1 PNG takes 1.2 s;
+  and deflated on its own thread — the deflater releases the GIL — and the bands are joined into
+  one zlib stream (full flushes between bands, Adler-32 combined), so the file is an ordinary
+  single-IDAT PNG. The deflater is ISA-L's level 1 (``isal``: about three times zlib's speed, files
+  ~7 % larger) when installed, else zlib's run-length strategy at level 1. 24 MP photograph: about
+  0.3 CPU-s with ISA-L (0.9 with zlib), 35–37 MB, where a single-threaded level-1 PNG takes 1.2 s;
 * ``jpeg``: quality 95, 4:4:4 chroma (no colour bleeding at skin/background edges);
 * ``webp``: lossy quality 92, fastest method (at most 16383 px on a side).
 
@@ -25,6 +26,11 @@ from PIL import Image
 
 from inference.imageio import to_uint8
 from inference.render import tile_pool
+
+try:  # ISA-L's deflate: the same format, about three times zlib's speed at level 1
+    from isal import isal_zlib as _isal
+except ImportError:  # pragma: no cover - isal is a dependency; zlib is the fallback
+    _isal = None
 
 FORMATS = ("png", "jpeg", "webp")
 EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp"}
@@ -88,6 +94,10 @@ def encode_png(image: np.ndarray, level: int = 1) -> bytes:
         filtered[:, 1:1 + bpp] = rows[:, :bpp]
         np.subtract(rows[:, bpp:], rows[:, :-bpp], out=filtered[:, 1 + bpp:])
         raw = filtered.data
+        if _isal is not None:
+            deflate = _isal.compressobj(min(level, 3), _isal.DEFLATED, -15)
+            body = deflate.compress(raw) + deflate.flush(_isal.Z_FINISH if i == last else _isal.Z_FULL_FLUSH)
+            return body, _isal.adler32(raw), filtered.nbytes
         deflate = zlib.compressobj(level, zlib.DEFLATED, -15, 9, zlib.Z_RLE)
         body = deflate.compress(raw) + deflate.flush(zlib.Z_FINISH if i == last else zlib.Z_FULL_FLUSH)
         return body, zlib.adler32(raw), filtered.nbytes

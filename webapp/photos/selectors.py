@@ -60,5 +60,6 @@ def load_photo_rgb(photo: Photo, *, size: str = "original") -> np.ndarray:
 
 
 def load_mask(mask: Mask) -> np.ndarray:
+    """A stored mask as float32 H×W (8-bit greyscale PNGs decode straight to one channel)."""
     with default_storage.open(mask.file.name, "rb") as fh:
-        return imageio.decode(fh.read(), max_pixels=10**9).rgb[..., 0]
+        return imageio.decode_grey(fh.read(), max_pixels=10**9)
