@@ -26,7 +26,7 @@ def _flatten(errors, prefix=""):
 
 def exception_handler(exc, context):
     if isinstance(exc, Refusal):
-        return Response(exc.as_dict(), status=exc.status)
+        return _with_retry_after(Response(exc.as_dict(), status=exc.status), exc)
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(response.data, dict | list) and "detail" not in (
         response.data if isinstance(response.data, dict) else {}
@@ -36,10 +36,18 @@ def exception_handler(exc, context):
     return response
 
 
+def _with_retry_after(response, refusal: Refusal):
+    """A rate limit or quota (``TooMany``) says when to try again."""
+    retry_after = getattr(refusal, "retry_after", None)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
 def refusal_response(refusal: Refusal) -> JsonResponse:
     response = JsonResponse(refusal.as_dict(), status=refusal.status)
     response["Cache-Control"] = "no-store"
-    return response
+    return _with_retry_after(response, refusal)
 
 
 class RefusalMiddleware(MiddlewareMixin):

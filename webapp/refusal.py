@@ -59,9 +59,20 @@ class TooLarge(Refusal):
 
 
 class TooMany(Refusal):
-    """A rate limit or quota was reached."""
+    """A rate limit or quota was reached; ``retry_after`` (seconds) becomes a Retry-After header."""
 
     status = 429
+
+    def __init__(self, message: str, status: int | None = None, errors: dict | None = None,
+                 retry_after: int | None = None):
+        super().__init__(message, status, errors)
+        self.retry_after = None if retry_after is None else max(1, int(retry_after))
+
+    def as_dict(self) -> dict:
+        body = super().as_dict()
+        if self.retry_after is not None:
+            body["retry_after"] = self.retry_after
+        return body
 
 
 def websocket_close_code(status: int) -> int:

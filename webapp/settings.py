@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "webapp.interactive",
     "webapp.pages",
     "webapp.annotation",
+    "webapp.samples",
     "studies",
     "webapp.registry",
 ]
@@ -216,7 +217,8 @@ REST_FRAMEWORK = {
     # Client addresses for per-IP limits: REMOTE_ADDR, or X-Forwarded-For behind this many proxies.
     # Never None: DRF would then believe any X-Forwarded-For a client sends.
     "NUM_PROXIES": int(os.environ.get("NUM_PROXIES") or 0),
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Signed-in members (not guests): guests reach only the endpoints that name them (docs/api.md).
+    "DEFAULT_PERMISSION_CLASSES": ["webapp.accounts.permissions.IsMember"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -260,6 +262,25 @@ JOB_MAX_ATTEMPTS = 2
 # A queued job whose queue no live worker serves is failed after this long (docs/api.md).
 JOB_UNSERVED_TIMEOUT_SECONDS = float(os.environ.get("JOB_UNSERVED_TIMEOUT_SECONDS", 600))
 WORKER_NAME = os.environ.get("WORKER_NAME", "")
+
+# Guests of "Try it online" (webapp/accounts/guests.py, docs/deployment.md "Guest access"): one click
+# makes a short-lived user of role "guest"; it and everything it made are deleted GUEST_RETENTION_HOURS
+# after it was created (by `manage.py purge_guests` and every worker's heartbeat, at most every
+# GUEST_PURGE_INTERVAL_SECONDS). Rates are "N/period" like the join rates below ("0" turns one off);
+# beyond a rate or quota a request is refused with 429 and a Retry-After header.
+GUEST_ACCESS = env_bool("GUEST_ACCESS", True)
+GUEST_RETENTION_HOURS = float(os.environ.get("GUEST_RETENTION_HOURS", 24))
+GUEST_CREATION_RATE_PER_IP = os.environ.get("GUEST_CREATION_RATE_PER_IP", "10/h")
+GUEST_MAX_ACTIVE = int(os.environ.get("GUEST_MAX_ACTIVE", 2000))  # guests alive at once, site-wide
+GUEST_UPLOAD_RATE = os.environ.get("GUEST_UPLOAD_RATE", "30/h")  # photos, masks and composites per guest
+GUEST_JOB_RATE = os.environ.get("GUEST_JOB_RATE", "60/h")  # jobs and interactive sessions per guest
+GUEST_CLICK_RATE = os.environ.get("GUEST_CLICK_RATE", "600/min")  # interactive clicks per guest
+GUEST_MAX_ACTIVE_JOBS = int(os.environ.get("GUEST_MAX_ACTIVE_JOBS", 2))  # queued + running per guest
+GUEST_STORAGE_MB = float(os.environ.get("GUEST_STORAGE_MB", 300))  # uploads + masks per guest
+GUEST_ENGINES = [e for e in os.environ.get(
+    "GUEST_ENGINES", "retouch.interactive,retouch.clicks,harmonize,harmonize.net,background.replace,retouch.blemish"
+).split(",") if e]
+GUEST_PURGE_INTERVAL_SECONDS = int(os.environ.get("GUEST_PURGE_INTERVAL_SECONDS", 600))
 
 # User studies: how many participants may join, as "N/period" (period: s, min, h or day; "0" turns a
 # limit off), per client address (as REST_FRAMEWORK's NUM_PROXIES tells it) and for the whole site.

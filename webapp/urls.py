@@ -2,7 +2,14 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
-from webapp.accounts.views import MeView, ObtainTokenView, PasswordView, SocketTicketView
+from webapp.accounts.views import (
+    GuestView,
+    MeView,
+    ObtainTokenView,
+    PasswordView,
+    SocketTicketView,
+    guest_start,
+)
 from webapp.jobs.views import EngineListView, HealthView, JobCancelView, JobDetailView, JobListView
 from webapp.media_views import serve_media
 from webapp.photos.views import PhotoDetailView, PhotoGroupListView, PhotoListView, PhotoMaskView
@@ -12,6 +19,7 @@ api = [
     path("auth/token/", ObtainTokenView.as_view(), name="auth-token"),
     path("auth/password/", PasswordView.as_view(), name="auth-password"),
     path("auth/ws-ticket/", SocketTicketView.as_view(), name="auth-ws-ticket"),
+    path("auth/guest/", GuestView.as_view(), name="auth-guest"),
     path("me/", MeView.as_view(), name="me"),
     path("photos/", PhotoListView.as_view(), name="photo-list"),
     path("photos/<int:pk>/", PhotoDetailView.as_view(), name="photo-detail"),
@@ -27,6 +35,7 @@ api = [
 urlpatterns = [
     path("api/", include(api)),
     path("admin/", admin.site.urls),
+    path("try/guest/", guest_start, name="try-guest"),
     re_path(r"^media/(?P<path>.+)$", serve_media, name="media"),
     path("", include("studies.urls")),
     path("", include("webapp.interactive.urls")),

@@ -336,3 +336,101 @@ def test_a_researcher_cannot_see_another_researchers_model_version(client_for, r
         assert getattr(stranger, method)(url.format(run.pk), {}, format="json").status_code == 404
     assert all(m["id"] != run.pk for m in stranger.get("/api/models/").json()["results"])
     assert stranger.get("/api/models/datasets/").json()["results"] == []
+
+
+# --- guests of "Try it online" (webapp/accounts/guests.py): the same endpoints, deny by default --------
+# A guest sees its own photos and the samples (not the researcher's photo or job used above), runs the
+# try pages' engines only (not "adjust"), and reaches nothing else: any endpoint not named here is 403.
+GUEST_EXPECTED = {
+    ("get", "/api/health/"): 200,
+    ("get", "/api/me/"): 200,
+    ("get", "/api/photos/"): 200,
+    ("post", "/api/photos/"): 201,
+    ("get", "/api/photos/{photo}/"): 404,
+    ("get", "/api/photos/{photo}/masks/"): 404,
+    ("post", "/api/photos/{photo}/masks/"): 404,
+    ("get", "/api/jobs/"): 200,
+    ("post", "/api/jobs/"): 403,  # "adjust" is not one of GUEST_ENGINES
+    ("get", "/api/jobs/{job}/"): 404,
+    ("post", "/api/jobs/{job}/cancel/"): 404,
+}
+
+
+def _guest(make_user):
+    from datetime import timedelta
+
+    from webapp.accounts.models import GuestPass
+
+    guest = make_user("guest")
+    GuestPass.objects.create(user=guest, address_digest="x", expires_at=guest.date_joined + timedelta(hours=24))
+    return guest
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method,url,body,expected", MATRIX, ids=[f"{m} {u}" for m, u, _, _ in MATRIX])
+def test_endpoint_matrix_for_guests(method, url, body, expected, client_for, make_user, uploaded_photo, sample_png):
+    from webapp.jobs.services import create_job
+
+    job = create_job(owner=uploaded_photo.owner, engine="adjust", inputs={"photo": uploaded_photo.pk}, params={})
+    client = client_for(_guest(make_user))
+    data, fmt = (None, None) if body is None else _body(body, uploaded_photo, sample_png)
+    response = getattr(client, method)(url.format(photo=uploaded_photo.pk, job=job.pk), data, format=fmt)
+    assert response.status_code == GUEST_EXPECTED.get((method, url), 403), response.content[:300]
+    if response.status_code >= 400:
+        assert "detail" in response.json()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method,url,body,expected", ANNOTATION_MATRIX, ids=[f"{m} {u}" for m, u, _, _ in ANNOTATION_MATRIX])
+def test_annotation_endpoints_are_closed_to_guests(method, url, body, expected, client_for, make_user, in_review):
+    ws, project, a, issue = in_review
+    photo = ws.photos[ws.groups[0].pk][0]
+    path = url.format(a=a.pk, p=photo.pk, project=project.pk, issue=issue.pk)
+    data, fmt = (None, None) if body is None else _annotation_body(body, ws, photo)
+    client = client_for(_guest(make_user))
+    if fmt == "xmp":
+        response = getattr(client, method)(path, data, content_type="application/rdf+xml")
+    else:
+        response = getattr(client, method)(path, data, format=fmt)
+    assert response.status_code == 403, response.content[:300]
+
+
+def _api_paths():
+    """Every /api/ route of the URL conf with its parameters filled in (ids that exist or not: a guest
+    must be refused before anything is looked up)."""
+    import re
+
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    def walk(patterns, prefix=""):
+        for entry in patterns:
+            if isinstance(entry, URLResolver):
+                yield from walk(entry.url_patterns, prefix + str(entry.pattern))
+            elif isinstance(entry, URLPattern):
+                yield prefix + str(entry.pattern)
+
+    for route in walk(get_resolver().url_patterns):
+        if not route.startswith("api/") or "(?P" in route or route.startswith("^"):
+            continue  # regex routes: /media/ and the participants' hot path (tokens, not users)
+        yield "/" + re.sub(r"<(?:(\w+):)?\w+>", lambda m: {"uuid": "00000000-0000-0000-0000-000000000000",
+                                                          "str": "x", "slug": "x"}.get(m.group(1), "1"), route)
+
+
+# What guests may reach: their own things, the try pages' engines, and what is public anyway (the health
+# probe, the schema, the participants' API: study participants are anonymous by design).
+GUEST_REACHABLE = ("/api/health/", "/api/schema/", "/api/me/", "/api/auth/", "/api/photos/", "/api/jobs/",
+                   "/api/sessions/", "/api/composites/", "/api/participate/")
+
+
+@pytest.mark.django_db
+def test_every_other_api_endpoint_refuses_guests(client_for, make_user):
+    client = client_for(_guest(make_user))
+    checked = 0
+    for path in _api_paths():
+        if path.startswith(GUEST_REACHABLE):
+            continue
+        for method in ("get", "post", "put", "delete"):
+            response = getattr(client, method)(path, {}, format="json")
+            assert response.status_code in (403, 405), (method, path, response.status_code)  # 405: no such handler
+        checked += 1
+    assert checked >= 30  # studies, annotation, groups, engines, …

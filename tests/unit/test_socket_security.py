@@ -248,3 +248,14 @@ def test_seq_must_grow_on_a_socket(session):
     reply = asyncio.run(run())
     assert reply["type"] == "error" and "greater than the previous" in reply["detail"]
     assert session.sent == [2**53 - 1]
+
+
+# ---------------------------------------------------------------- guests (issue 12, item 2)
+
+@pytest.mark.django_db(transaction=True)
+def test_a_guest_opens_only_its_own_job_events_and_nobody_elses_session_or_study(sockets, make_user):
+    """A guest's job socket carries its own jobs only (its user group); another user's session and any
+    study dashboard close 4403."""
+    _, _, paths = sockets
+    guest = make_user("guest")
+    assert [handshake(p, authorization=f"Token {token_for(guest)}") for p in paths] == ["open", "4403", "4403"]

@@ -6,6 +6,7 @@ class Role(models.TextChoices):
     RESEARCHER = "researcher", "Researcher"
     EXPERT = "expert", "Expert annotator"
     REVIEWER = "reviewer", "Reviewer"
+    GUEST = "guest", "Guest (try it online)"
 
 
 class User(AbstractUser):
@@ -16,6 +17,10 @@ class User(AbstractUser):
     @property
     def is_researcher(self) -> bool:
         return self.role == Role.RESEARCHER or self.is_superuser
+
+    @property
+    def is_guest(self) -> bool:
+        return self.role == Role.GUEST and not self.is_superuser
 
 
 class SocketTicket(models.Model):
@@ -30,3 +35,22 @@ class SocketTicket(models.Model):
 
     def __str__(self) -> str:
         return f"socket ticket of user {self.user_id}"
+
+
+class GuestPass(models.Model):
+    """What makes a ``guest`` user short-lived: when it and everything it made are deleted.
+
+    A visitor of "Try it online" gets one with one click (``POST /api/auth/guest/``); the
+    ``purge_guests`` command (also run by every worker's heartbeat, ``webapp.accounts.guests``)
+    deletes the user, its photos, jobs, sessions and their files once ``expires_at`` has passed.
+    Only a digest of the client address is kept, for the per-address limits."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="guest_pass")
+    address_digest = models.CharField(max_length=64, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+    # Bytes of the guest's uploads and masks so far (GUEST_STORAGE_MB caps it).
+    stored_bytes = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"guest pass of user {self.user_id} until {self.expires_at:%Y-%m-%d %H:%M}"

@@ -48,3 +48,46 @@ class LoginGuard:
 
     def succeeded(self) -> None:
         cache.delete(self.user_key)
+
+
+# ---------------------------------------------------------------- rates in fixed windows (guests)
+
+_PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600,
+            "d": 86400, "day": 86400}
+
+
+def parse_rate(spec: str) -> tuple[int, int] | None:
+    """"10/h" → (10, 3600); "0" or "" → None (no limit). The period is a unit or a number of seconds."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    count, _, period = str(spec or "0").partition("/")
+    try:
+        limit = int(count)
+        seconds = int(period) if period.strip().isdigit() else _PERIODS[period.strip() or "min"]
+    except (KeyError, ValueError):
+        raise ImproperlyConfigured(f"A rate is N/period (10/h, 30/min, 5/60), not {spec!r}.") from None
+    return (limit, max(1, seconds)) if limit > 0 else None
+
+
+def hit(key: str, spec: str) -> int | None:
+    """Count one use of ``key`` in the current window of the rate ``spec``. Returns None while within
+    the rate, else the seconds until the window ends (the Retry-After)."""
+    import time
+
+    rate = parse_rate(spec)
+    if rate is None:
+        return None
+    limit, seconds = rate
+    now = int(time.time())
+    window = f"rate:{key}:{seconds}:{now // seconds}"
+    cache.add(window, 0, timeout=seconds + 1)
+    try:
+        count = cache.incr(window)
+    except ValueError:  # evicted between add and incr
+        cache.set(window, 1, timeout=seconds + 1)
+        count = 1
+    return None if count <= limit else seconds - now % seconds
+
+
+def address_digest(request) -> str:
+    return hashlib.sha256(client_address(request).encode("utf-8", "replace")).hexdigest()

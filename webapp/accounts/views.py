@@ -1,15 +1,20 @@
 from django.contrib.auth import authenticate
 from django.contrib.auth import views as auth_views
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.permissions import AllowAny
+from rest_framework.authentication import CSRFCheck
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
-from webapp.accounts import services, tokens
+from webapp.accounts import guests, services, tokens
+from webapp.accounts.permissions import is_guest
 from webapp.accounts.throttling import LoginGuard
-from webapp.refusal import Refusal, TooMany
+from webapp.refusal import Forbidden, Refusal, TooMany
 
 
 class TokenRequest(serializers.Serializer):
@@ -79,7 +84,10 @@ class PasswordView(APIView):
 
 
 class SocketTicketView(APIView):
-    """POST → {"ticket", "expires_at"}: open one WebSocket with ``?ticket=<ticket>`` within seconds."""
+    """POST → {"ticket", "expires_at"}: open one WebSocket with ``?ticket=<ticket>`` within seconds.
+    Guests too: each socket still checks the role it needs."""
+
+    permission_classes = [IsAuthenticated]
 
     @extend_schema(request=None, responses={201: inline_serializer("SocketTicket", {
         "ticket": serializers.CharField(), "expires_at": serializers.DateTimeField()})})
@@ -91,10 +99,71 @@ class SocketTicketView(APIView):
 
 
 class MeView(APIView):
+    """Who is signed in; a guest also learns when it and its uploads are deleted, and its limits."""
+
+    permission_classes = [IsAuthenticated]
+
     @extend_schema(responses=inline_serializer("Me", {"username": serializers.CharField(),
-                                                     "role": serializers.CharField()}))
+                                                     "role": serializers.CharField(),
+                                                     "guest": serializers.DictField(required=False)}))
     def get(self, request):
-        return Response({"username": request.user.username, "role": request.user.role})
+        answer = {"username": request.user.username, "role": request.user.role}
+        if is_guest(request.user):
+            answer["guest"] = guests.describe(request.user)
+        return Response(answer)
+
+
+GuestAnswer = inline_serializer("Guest", {
+    "username": serializers.CharField(), "role": serializers.CharField(),
+    "expires_at": serializers.DateTimeField(), "stored_bytes": serializers.IntegerField(),
+    "limits": serializers.DictField()})
+
+
+def _enforce_csrf(request) -> None:
+    """The CSRF check Django applies to forms, for a view that authenticates nobody (DRF checks CSRF
+    only for users it authenticated by the session cookie, and a guest is not signed in yet)."""
+    check = CSRFCheck(lambda _request: None)
+    check.process_request(request)
+    reason = check.process_view(request, None, (), {})
+    if reason:
+        raise Forbidden(f"CSRF check failed ({reason}): send the csrftoken cookie and its value as "
+                        "X-CSRFToken, as the site's pages do.")
+
+
+class GuestView(APIView):
+    """POST (no body) → a guest session: a short-lived user of role ``guest`` signed in by the session
+    cookie (201), or the guest already signed in (200). CSRF is checked as for a form."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(request=None, responses={201: GuestAnswer, 200: GuestAnswer})
+    def post(self, request):
+        _enforce_csrf(request._request)
+        user, created = guests.create_guest(request._request)
+        response = Response({"username": user.username, "role": user.role, **guests.describe(user)},
+                            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+@require_POST
+def guest_start(request):
+    """The "Continue as guest" form of the try pages (CSRF-checked like every form): sign in as a guest
+    and go back to ``next``; a refusal is shown as a page with its status (429 + Retry-After)."""
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        target = "/try/"
+    try:
+        guests.create_guest(request)
+    except Refusal as refusal:
+        response = render(request, "try/guest_refused.html", {"message": refusal.message, "next": target},
+                          status=refusal.status)
+        if getattr(refusal, "retry_after", None):
+            response["Retry-After"] = str(refusal.retry_after)
+        return response
+    return redirect(target)
 
 
 class SignInView(auth_views.LoginView):

@@ -17,6 +17,7 @@ import time
 from channels.db import database_sync_to_async
 
 import inference.engines as engines
+from webapp.accounts import guests
 from webapp.interactive import services
 from webapp.interactive.models import session_group
 from webapp.interactive.seqstore import get_store
@@ -36,7 +37,8 @@ REDISPATCH_AFTER_SECONDS = 6.0
 class SessionConsumer(RefusingConsumer):
     async def open(self):
         user = self.scope.get("user")
-        require_role(user, "researcher", "expert")
+        require_role(user, "researcher", "expert", "guest")
+        self.user = user
         session = await database_sync_to_async(services.session_for)(
             self.scope["url_route"]["kwargs"]["session_id"], user)
         self.session_id = str(session.pk)
@@ -59,6 +61,7 @@ class SessionConsumer(RefusingConsumer):
         if self.latest_seq is not None and seq <= self.latest_seq:
             raise Refusal(f"seq must be greater than the previous one ({self.latest_seq})")
         clicks, params = self._validate(content)
+        guests.check_click(self.user)  # cache only: no database access on the click path
         await self._supersede_below(seq)
         self.pending.add(seq)
         self.latest_seq = seq

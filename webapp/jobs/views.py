@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 import inference.engines as engines
+from webapp.accounts import guests
 from webapp.accounts.models import Role
 from webapp.accounts.permissions import HasRole, IsStaffMember
 from webapp.jobs import services, unserved
@@ -17,8 +18,9 @@ from webapp.jobs.serializers import JobCreateSerializer, JobSerializer
 from webapp.pagination import paginate
 from webapp.refusal import Refusal
 
-# Researchers run jobs for studies and datasets; experts run them while annotating.
-CanRunJobs = HasRole.of(Role.RESEARCHER, Role.EXPERT)
+# Researchers run jobs for studies and datasets; experts run them while annotating; guests of
+# "Try it online" run the try pages' engines within their limits (webapp/accounts/guests.py).
+CanRunJobs = HasRole.of(Role.RESEARCHER, Role.EXPERT, Role.GUEST)
 
 
 def jobs_of(user):
@@ -44,6 +46,7 @@ class JobListView(APIView):
     def post(self, request):
         body = JobCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        guests.check_run(request.user, body.validated_data.get("engine", ""))
         job = services.create_job(owner=request.user, **body.validated_data)
         return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
 

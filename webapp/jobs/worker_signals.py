@@ -1,4 +1,5 @@
-"""Each worker reports itself (device, queues, engines) and recovers jobs of dead workers."""
+"""Each worker reports itself (device, queues, engines), recovers jobs of dead workers and purges
+expired guests (webapp/accounts/guests.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 import inference.engines as engines
+from webapp.accounts.guests import purge_if_due as purge_guests_if_due
 from webapp.engine_pool import loaded_engines, set_worker_concurrency
 from webapp.jobs.models import WorkerStatus
 from webapp.jobs.services import fail_unserved_jobs, reap_stale_jobs
@@ -58,6 +60,10 @@ def start_worker_heartbeat(name: str, queues) -> threading.Event:
                 fail_unserved_jobs()
             except Exception:
                 log.exception("worker heartbeat failed")
+            try:  # expired guests of Try it online, at most every GUEST_PURGE_INTERVAL_SECONDS
+                purge_guests_if_due()
+            except Exception:
+                log.exception("purging expired guests failed")
             if stop.wait(HEARTBEAT_SECONDS):
                 break
 

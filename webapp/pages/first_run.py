@@ -1,32 +1,22 @@
-"""What ``manage.py serve`` creates on a fresh DATA_DIR: the demo researcher account and sample
-portraits shipped with scikit-image."""
+"""What ``manage.py serve`` creates on a fresh DATA_DIR: the demo researcher account and the sample
+portraits (webapp/samples: scikit-image's and Matplotlib's public-domain photos, and derived ones)."""
 
 from __future__ import annotations
 
-import io
 import secrets
 
-import numpy as np
 from django.conf import settings
-from django.core.files.uploadedfile import SimpleUploadedFile
-from PIL import Image
-from skimage import data
 
 from webapp.accounts.models import Role, User
 from webapp.accounts.services import create_or_update_user
-from webapp.photos.models import Photo
-from webapp.photos.services import ingest_photo
 from webapp.private_files import write_private
+from webapp.samples.catalogue import SAMPLES
+from webapp.samples.services import ensure_samples
 
 
-def _sample_photos() -> list[tuple[str, bytes]]:
-    samples = []
-    for name, loader in (("astronaut.png", data.astronaut), ("camera.png", data.camera)):
-        array = np.asarray(loader())
-        buffer = io.BytesIO()
-        Image.fromarray(array).save(buffer, format="PNG")
-        samples.append((name, buffer.getvalue()))
-    return samples
+def _sample_photos() -> tuple:
+    """The sample portraits to store (webapp/samples/catalogue.py)."""
+    return SAMPLES
 
 
 def ensure_demo_content() -> list[str]:
@@ -42,9 +32,7 @@ def ensure_demo_content() -> list[str]:
         lines.append(f"Sign in as demo / {password} (researcher; shown once, kept in {password_file})")
     elif password_file.exists():
         lines.append(f"Sign in as demo (researcher); the password is in {password_file}")
-    demo = User.objects.get(username="demo")
-    if not Photo.objects.exists():
-        for name, payload in _sample_photos():
-            ingest_photo(upload=SimpleUploadedFile(name, payload), owner=demo)
-        lines.append("Added sample portraits to the photo library.")
+    added = ensure_samples(tuple(_sample_photos()))
+    if added:
+        lines.append(f"Added {added} sample portraits (the try pages offer them to everyone, guests included).")
     return lines

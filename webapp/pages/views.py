@@ -47,9 +47,10 @@ def photo_page(request, pk: int):
 
 
 def try_background(request):
-    """/try/background/ (background.replace): for the roles that may run engines, like the other
-    /try/ pages; anyone else sees a sign-in prompt (403 for a signed-in role without access)."""
-    allowed = user_has_role(request.user, "researcher", "expert")
-    return render(request, "try/background.html", {"allowed": allowed,
-                                                   "can_upload": user_has_role(request.user, "researcher")},
-                  status=200 if allowed or not request.user.is_authenticated else 403)
+    """/try/background/ (background.replace): for the roles that may use the /try/ pages (guests
+    included); anyone else sees a sign-in prompt (403 for a signed-in role without access)."""
+    from webapp.interactive.views import try_context
+
+    context = try_context(request)
+    return render(request, "try/background.html", context,
+                  status=200 if context["allowed"] or not request.user.is_authenticated else 403)

@@ -7,16 +7,23 @@ from collections import OrderedDict
 
 import numpy as np
 from django.core.files.storage import default_storage
+from django.db.models import Q
 
 from inference import imageio
-from webapp.accounts.permissions import user_has_role
+from webapp.accounts.models import Role
+from webapp.accounts.permissions import is_guest, user_has_role
 from webapp.photos.models import Mask, Photo
 
 
 def photos_visible_to(user):
+    """Staff see the library; a guest sees its own uploads and the sample portraits. Guests' uploads
+    stay private to them (and are deleted with them: webapp/accounts/guests.py)."""
+    photos = Photo.objects.select_related("group", "sample").prefetch_related("masks")
+    if is_guest(user):
+        return photos.filter(Q(owner=user) | Q(sample__isnull=False))
     if not user_has_role(user, "researcher", "expert", "reviewer"):
         return Photo.objects.none()
-    return Photo.objects.select_related("group").prefetch_related("masks")
+    return photos.exclude(owner__role=Role.GUEST)
 
 
 class _SmallImages:

@@ -1,3 +1,4 @@
+from django.core.exceptions import ObjectDoesNotExist
 from rest_framework import serializers
 
 from webapp.photos.models import Mask, Photo, PhotoGroup
@@ -19,11 +20,22 @@ class PhotoSerializer(serializers.ModelSerializer):
     urls = serializers.SerializerMethodField()
     masks = MaskSerializer(many=True, read_only=True)
     prepared = serializers.SerializerMethodField()
+    sample = serializers.SerializerMethodField()
 
     class Meta:
         model = Photo
         fields = ["id", "width", "height", "format", "bit_depth", "has_alpha", "original_name", "group",
-                  "urls", "masks", "prepared", "created_at"]
+                  "urls", "masks", "prepared", "sample", "created_at"]
+
+    def get_sample(self, obj) -> dict | None:
+        """For a sample portrait (webapp/samples): its title, credit, licence and, for a derived one,
+        how it was made; null for any other photo."""
+        try:
+            sample = obj.sample
+        except ObjectDoesNotExist:
+            return None
+        return {"key": sample.key, "title": sample.title, "credit": sample.credit, "licence": sample.licence,
+                "derived": sample.derived}
 
     def get_prepared(self, obj) -> list[str]:
         """Interactive engines whose click-independent work for this photo is done and stored."""

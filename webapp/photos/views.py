@@ -5,12 +5,13 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from webapp.accounts.permissions import IsResearcher, IsStaffMember
+from webapp.accounts import guests
+from webapp.accounts.permissions import CanSeePhotos, CanUpload, IsResearcher, IsStaffMember, is_guest
 from webapp.pagination import paginate
 from webapp.photos import prepared, selectors, services
 from webapp.photos.models import PhotoGroup
 from webapp.photos.serializers import MaskSerializer, PhotoGroupSerializer, PhotoSerializer
-from webapp.refusal import Refusal
+from webapp.refusal import Forbidden, Refusal
 
 
 class GroupCreate(serializers.Serializer):
@@ -30,12 +31,13 @@ UploadForm = inline_serializer("PhotoUpload", {"file": serializers.FileField(),
 
 
 class PhotoListView(APIView):
-    """GET: the photo library (staff roles). POST multipart ``file``: upload (researchers)."""
+    """GET: the photo library (staff roles; a guest: its uploads and the samples). POST multipart
+    ``file``: upload (researchers; guests within their quota, webapp/accounts/guests.py)."""
 
     parser_classes = [MultiPartParser, FormParser]
 
     def get_permissions(self):
-        return [IsResearcher()] if self.request.method == "POST" else [IsStaffMember()]
+        return [CanUpload()] if self.request.method == "POST" else [CanSeePhotos()]
 
     @extend_schema(responses=PhotoSerializer(many=True),
                    parameters=[OpenApiParameter("group", int, required=False)])
@@ -52,17 +54,21 @@ class PhotoListView(APIView):
         if upload is None:
             raise Refusal("Send the image in a multipart field named 'file'.")
         group = None
+        if request.data.get("group") and is_guest(request.user):
+            raise Forbidden("Guests cannot put photos into groups.")
+        guests.check_upload(request.user, upload.size)
         if request.data.get("group"):
             group = PhotoGroup.objects.filter(pk=group_id(request.data.get("group"))).first()
             if group is None:
                 raise Refusal("No such photo group.")
         photo = services.ingest_photo(upload=upload, owner=request.user, group=group)
+        guests.record_upload(request.user, upload.size)
         prepared.request_prepare(photo)  # interactive engines' click-independent work, in the background
         return Response(PhotoSerializer(photo).data, status=status.HTTP_201_CREATED)
 
 
 class PhotoDetailView(APIView):
-    permission_classes = [IsStaffMember]
+    permission_classes = [CanSeePhotos]
 
     @extend_schema(responses=PhotoSerializer)
     def get(self, request, pk: int):
@@ -71,12 +77,13 @@ class PhotoDetailView(APIView):
 
 
 class PhotoMaskView(APIView):
-    """GET the photo's masks; POST multipart ``file`` (+ ``kind``) to attach one (researchers)."""
+    """GET the photo's masks; POST multipart ``file`` (+ ``kind``) to attach one (researchers; guests to
+    photos they uploaded)."""
 
     parser_classes = [MultiPartParser, FormParser]
 
     def get_permissions(self):
-        return [IsResearcher()] if self.request.method == "POST" else [IsStaffMember()]
+        return [CanUpload()] if self.request.method == "POST" else [CanSeePhotos()]
 
     @extend_schema(responses=MaskSerializer(many=True))
     def get(self, request, pk: int):
@@ -88,11 +95,15 @@ class PhotoMaskView(APIView):
         responses={201: MaskSerializer})
     def post(self, request, pk: int):
         photo = get_object_or_404(selectors.photos_visible_to(request.user), pk=pk)
+        if is_guest(request.user) and photo.owner_id != request.user.pk:
+            raise Forbidden("Guests may add masks only to photos they uploaded.")
         upload = request.FILES.get("file")
         if upload is None:
             raise Refusal("Send the mask image in a multipart field named 'file'.")
+        guests.check_upload(request.user, upload.size)
         mask = services.attach_mask(photo=photo, upload=upload, kind=request.data.get("kind", "human"),
                                     created_by=request.user)
+        guests.record_upload(request.user, upload.size)
         return Response(MaskSerializer(mask).data, status=status.HTTP_201_CREATED)
 
 
