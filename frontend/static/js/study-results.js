@@ -1,5 +1,6 @@
-// Results dashboard: re-fetches /dashboard/ when the study's WebSocket says votes arrived (the
-// server debounces; so do we). Charts are inline SVG drawn here.
+// Results dashboard: re-fetches /dashboard/ when the study's WebSocket says votes arrived, throttled
+// (at most one refresh per REFRESH_MS, and while events keep arriving one at least that often: a
+// debounce would never fire while votes flow faster than its quiet period). Charts are inline SVG.
 import { api, el, socket, toast } from "./api.js";
 
 const id = document.getElementById("results-script").dataset.study;
@@ -59,9 +60,12 @@ function table(r) {
     if (ci[key]) td.append(el("div", { class: "ci", text: `[${f(ci[key][n][0], d)}, ${f(ci[key][n][1], d)}]` }));
     return td;
   };
-  const head = el("tr", {}, ...["Method", "Comparisons", "Preference rate", "B–T score", "Thurstone z", "JOD"].map((h, i) => el("th", { class: i ? "num" : "", text: h })));
+  // Each rate under its own name: the win rate (comparisons won) and the share of selections (sums to 100 %).
+  const head = el("tr", {}, ...[["Method"], ["Comparisons"], ["Win rate", "win_rate"], ["Share of selections", "preference_rate"],
+    ["B–T score"], ["Thurstone z"], ["JOD"]].map(([h, key], i) => el("th", { class: i ? "num" : "", text: h, ...(key ? { "data-measure": key } : {}) })));
+  const rate = (key, n) => { const td = cell(r[key]?.[n], key, n, 1, (x) => pct(x)); td.dataset.measure = key; return td; };
   const rows = order.map((n) => el("tr", { "data-method": n }, el("td", { text: n }), el("td", { class: "num", text: String(perMethod(n)) }),
-    cell(r.preference_rate[n], "preference_rate", n, 1, (x) => pct(x)), cell(r.bradley_terry.score[n], "bradley_terry.score", n),
+    rate("win_rate", n), rate("preference_rate", n), cell(r.bradley_terry.score[n], "bradley_terry.score", n),
     cell(r.thurstone.z[n], "thurstone.z", n), cell(r.thurstone.jod[n], "thurstone.jod", n, 2)));
   t.replaceChildren(el("thead", {}, head), el("tbody", {}, ...rows));
 }
@@ -69,16 +73,19 @@ function table(r) {
 function bars(r) {
   const box = document.getElementById("bars");
   if (!r?.bradley_terry) { box.replaceChildren(); return; }
-  const W = 520, H = 280, L = 48, B = 48, T = 14;
+  // As wide as the card (so labels keep their size), within 300–640 px; narrow bars tilt their labels.
+  const W = Math.round(Math.max(300, Math.min(640, box.clientWidth || 520))), L = 48, T = 22;
+  const tilt = (W - L - 8) / order.length < 88, B = tilt ? 78 : 40, H = 240 + B;
   const ci = r.ci?.["bradley_terry.score"];
   const vals = order.map((n) => r.bradley_terry.score[n]);
   const top = Math.max(...vals, ...(ci ? order.map((n) => ci[n][1]) : [0])) * 1.1 || 1;
   const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, xmlns: SVG, role: "img", "aria-label": "Bradley–Terry scores with 95% intervals", "font-family": "system-ui, sans-serif" });
+  svg.style.maxWidth = `${W}px`;
   svg.append(s("rect", { x: 0, y: 0, width: W, height: H, fill: "#fff" }));
   const y = (v) => T + (H - T - B) * (1 - v / top);
   for (let k = 0; k <= 4; k++) {
     const v = (top * k) / 4;
-    svg.append(s("line", { x1: L, x2: W - 8, y1: y(v), y2: y(v), stroke: "#eee" }), s("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end", "font-size": 11, fill: "#888" }, v.toFixed(2)));
+    svg.append(s("line", { x1: L, x2: W - 8, y1: y(v), y2: y(v), stroke: "#eee" }), s("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end", "font-size": 11, fill: "#666" }, v.toFixed(2)));
   }
   const bw = (W - L - 8) / order.length;
   order.forEach((n, i) => {
@@ -90,8 +97,9 @@ function bars(r) {
         s("line", { x1: cx - 7, x2: cx + 7, y1: lo, y2: lo, stroke: "#222", "stroke-width": 1.5 }),
         s("line", { x1: cx - 7, x2: cx + 7, y1: hi, y2: hi, stroke: "#222", "stroke-width": 1.5 }));
     }
-    svg.append(s("text", { x: x + w / 2, y: H - B + 18, "text-anchor": "middle", "font-size": 12, fill: "#333" }, n));
-    svg.append(s("text", { x: x + w / 2, y: y(v) - 5 - (ci ? 0 : 0), "text-anchor": "middle", "font-size": 10, fill: "#666", dx: w / 2 + 12 }, v.toFixed(3)));
+    const lx = x + w / 2, ly = H - B + 18;
+    svg.append(s("text", { x: lx, y: ly, "text-anchor": tilt ? "end" : "middle", "font-size": 12, fill: "#333", ...(tilt ? { transform: `rotate(-35 ${lx} ${ly - 4})` } : {}) }, n));
+    svg.append(s("text", { x: lx, y: Math.min(y(v), ci ? y(ci[n][1]) : y(v)) - 6, "text-anchor": "middle", "font-size": 11, fill: "#555" }, v.toFixed(3)));
   });
   box.replaceChildren(svg);
 }
@@ -99,10 +107,12 @@ function bars(r) {
 function heat(matrix, names) {
   const box = document.getElementById("heat");
   if (!matrix || !names.length) { box.replaceChildren(); return; }
-  const m = names.length, cell = 56, L = 96, T = 84;
-  const W = L + m * cell + 10, H = T + m * cell + 10;
+  const m = names.length, cell = 48, L = 96, T = 76;
+  const W = L + m * cell + 40, H = T + m * cell + 10;  // right margin: the last rotated column label
   const idx = Object.fromEntries((data.results.conditions || []).map((n, i) => [n, i]));
+  // Drawn at its own size (never scaled up, so its 12 px labels stay 12 px); narrower screens scale it down.
   const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, xmlns: SVG, role: "img", "aria-label": "Win matrix", "font-family": "system-ui, sans-serif" });
+  svg.style.maxWidth = `${W}px`;
   svg.append(s("rect", { x: 0, y: 0, width: W, height: H, fill: "#fff" }));
   names.forEach((a, i) => {
     svg.append(s("text", { x: L - 8, y: T + i * cell + cell / 2 + 4, "text-anchor": "end", "font-size": 12, fill: "#333" }, a));
@@ -158,7 +168,7 @@ function participants() {
     select.value = p.manual === null ? "auto" : p.manual ? "exclude" : "include";
     select.addEventListener("change", async () => {
       const excluded = select.value === "auto" ? null : select.value === "exclude";
-      try { await api(`/api/studies/${id}/participants/${p.id}/`, { method: "PATCH", body: { excluded } }); refresh(0); }
+      try { await api(`/api/studies/${id}/participants/${p.id}/`, { method: "PATCH", body: { excluded } }); refresh({ now: true }); }
       catch (err) { toast(err.message, "error"); }
     });
     const o = outl[p.label];
@@ -193,19 +203,29 @@ function draw() {
   document.body.dataset.participants = String(data.participants.length);
 }
 
-let timer = null, inflight = false, again = false;
+// Throttle: a change asks for a refresh; one runs at once when the last started REFRESH_MS ago or
+// more, else when it will have; one fetch at a time, and changes during a fetch ask for one more.
+const REFRESH_MS = 1000;
+let timer = null, inflight = false, pending = false, lastStart = -Infinity;
 async function load() {
-  if (inflight) { again = true; return; }
-  inflight = true;
+  timer = null;
+  if (inflight) { pending = true; return; }
+  pending = false; inflight = true; lastStart = performance.now();
   try {
     const [dash, detail] = await Promise.all([api(`/api/studies/${id}/dashboard/`), data ? Promise.resolve(null) : api(`/api/studies/${id}/`)]);
     if (detail) dash.methods = detail.methods.map((m) => m.name); else dash.methods = data.methods;
     data = dash; draw();
   } catch (err) { toast(err.message, "error"); }
   inflight = false;
-  if (again) { again = false; refresh(300); }
+  if (pending) refresh();
 }
-function refresh(delay = 600) { clearTimeout(timer); timer = setTimeout(load, delay); }
+function refresh({ now = false } = {}) {
+  pending = true;
+  if (inflight) return;
+  if (now) { clearTimeout(timer); load(); return; }
+  if (timer) return;
+  timer = setTimeout(load, Math.max(0, lastStart + REFRESH_MS - performance.now()));
+}
 
 function exportChart(which, format) {
   const svg = document.querySelector(`#${which} svg`);
@@ -225,6 +245,8 @@ function exportChart(which, format) {
   };
   img.src = url;
 }
+let resizeTimer = null;  // the bar chart follows its card's width
+addEventListener("resize", () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(() => data && bars(current()), 150); });
 document.querySelectorAll("[data-export]").forEach((b) => b.addEventListener("click", () => exportChart(b.dataset.export, b.dataset.format)));
 
 socket(`/ws/studies/${id}/`, (msg) => {
@@ -232,6 +254,6 @@ socket(`/ws/studies/${id}/`, (msg) => {
 }, { onOpen: () => {
   document.getElementById("live-dot").classList.add("on");
   document.getElementById("live-text").textContent = "live: updates as votes arrive";
-  refresh(0);
+  refresh({ now: true });
 } });
 load();

@@ -1,4 +1,5 @@
-// Study setup: protocol, methods, items (zip upload, or engines run over a photo group). The study's
+// Study setup: protocol, methods, items (zip upload, one item at a time, or engines run over a photo
+// group; each item previewed by method, deletable until the study opens). The study's
 // WebSocket says when something changed (items built as their engine jobs finish, participants,
 // votes); the page then re-fetches what it shows.
 import { api, el, socket, toast, upload } from "./api.js";
@@ -27,9 +28,104 @@ function render({ form: fields = true } = {}) {
   const counts = {};
   for (const it of study.items) counts[it.subset || "all"] = (counts[it.subset || "all"] || 0) + 1;
   document.getElementById("subsets").replaceChildren(...Object.entries(counts).map(([k, v]) => el("span", { class: "chip", text: `${k}: ${v} items` })));
-  document.getElementById("thumbs").replaceChildren(...study.items.slice(0, 60).map((it) =>
-    el("img", { src: `/api/studies/${id}/images/0/?item=${it.id}`, alt: it.name, title: it.name, loading: "lazy" })));
+  document.getElementById("items-hint").textContent = study.items.length ? "Choose an item to see it by method." : "No items yet.";
+  renderThumbs();
+  renderItemForm();
 }
+
+// ---- items: thumbnails (the input), a preview of one item by method, deletion, one-item upload
+const thumbs = document.getElementById("thumbs");
+const itemsFrozen = () => (study.status === "open" ? "The study is open: close it to delete items."
+  : study.joined ? "Participants have joined: items are frozen." : "");
+
+function renderThumbs() {
+  const signature = `${study.methods.length};${study.items.map((it) => `${it.id}:${Object.keys(it.outputs).length}`).join(",")}`;
+  if (thumbs.dataset.signature === signature) return;  // unchanged: keep the loaded images
+  thumbs.dataset.signature = signature;
+  thumbs.replaceChildren(...study.items.map((it, k) => {
+    const missing = study.methods.length - Object.keys(it.outputs).length;
+    return el("button", { type: "button", class: "thumb", role: "listitem", "data-item": it.id, title: it.name,
+      "aria-label": `${it.name}${it.subset ? ` (${it.subset})` : ""}: preview by method` },
+    el("img", { src: `/api/studies/${id}/images/0/?item=${it.id}`, alt: "", loading: "lazy" }),
+    el("span", { class: "thumb-name", text: it.name }),
+    missing > 0 ? el("span", { class: "flag", text: `${missing} missing` }) : "");
+  }));
+  thumbs.querySelectorAll(".thumb").forEach((b, k) => b.addEventListener("click", () => openPreview(k)));
+}
+
+const preview = document.getElementById("item-preview");
+let previewIndex = -1;
+
+async function openPreview(index) {
+  const it = study.items[index];
+  if (!it) return;
+  previewIndex = index;
+  document.getElementById("preview-position").textContent = `Item ${index + 1} of ${study.items.length}`;
+  document.getElementById("preview-title").textContent = it.name;
+  document.getElementById("preview-subset").textContent = it.subset ? `Subset ${it.subset}` : "No subset";
+  const frozen = itemsFrozen();
+  document.getElementById("preview-frozen").textContent = frozen;
+  document.getElementById("preview-delete").disabled = Boolean(frozen);
+  document.getElementById("preview-prev").disabled = index === 0;
+  document.getElementById("preview-next").disabled = index === study.items.length - 1;
+  const grid = document.getElementById("preview-grid");
+  const figure = (label, src, method) => el("figure", { class: "preview-fig", ...(method ? { "data-method": method } : {}) },
+    el("a", { href: src, target: "_blank", rel: "noopener", title: "Open at full size" }, el("img", { src, alt: `${it.name}: ${label}` })),
+    el("figcaption", { text: label }));
+  grid.replaceChildren(figure("Input", `/api/studies/${id}/images/0/?item=${it.id}`),
+    ...study.methods.map((m) => (m.name in it.outputs ? figure(m.name, `/api/studies/${id}/images/${it.outputs[m.name]}/`, m.name)
+      : el("figure", { class: "preview-fig missing", "data-method": m.name }, el("div", { class: "preview-missing", text: "no output" }), el("figcaption", { text: m.name })))));
+  if (!preview.open) preview.showModal();
+}
+
+document.getElementById("preview-close").addEventListener("click", () => preview.close());
+document.getElementById("preview-prev").addEventListener("click", () => openPreview(previewIndex - 1));
+document.getElementById("preview-next").addEventListener("click", () => openPreview(previewIndex + 1));
+preview.addEventListener("click", (e) => { if (e.target === preview) preview.close(); });  // the backdrop
+preview.addEventListener("keydown", (e) => {
+  if (e.key === "ArrowLeft" && previewIndex > 0) { e.preventDefault(); openPreview(previewIndex - 1); }
+  if (e.key === "ArrowRight" && previewIndex < study.items.length - 1) { e.preventDefault(); openPreview(previewIndex + 1); }
+});
+preview.addEventListener("close", () => thumbs.querySelector(`[data-item="${study.items[previewIndex]?.id}"]`)?.focus());
+
+document.getElementById("preview-delete").addEventListener("click", async () => {
+  const it = study.items[previewIndex];
+  if (!it || !confirm(`Delete item “${it.name}” and its ${Object.keys(it.outputs).length} output(s)? This cannot be undone.`)) return;
+  try {
+    await api(`/api/studies/${id}/items/${it.id}/`, { method: "DELETE" });
+    toast(`Item ${it.name} deleted.`);
+    const next = Math.min(previewIndex, study.items.length - 2);
+    await load({ form: false });
+    if (next >= 0) openPreview(next); else preview.close();
+  } catch (err) { toast(err.message, "error"); }
+});
+
+const itemForm = document.getElementById("item-form");
+function renderItemForm() {
+  const box = document.getElementById("item-form-methods");
+  const have = [...box.querySelectorAll("input[type=file]")].map((i) => i.dataset.method);
+  const names = study.methods.map((m) => m.name);
+  if (have.length === names.length && have.every((n, k) => n === names[k])) return;  // keep chosen files
+  box.replaceChildren(...(names.length ? names.map((n) => el("label", {}, `Output of ${n}`,
+    el("input", { type: "file", name: `output:${n}`, "data-method": n, accept: "image/jpeg,image/png,image/tiff", required: "" })))
+    : [el("p", { class: "muted small", text: "Add the study's methods first: the item needs one output per method." })]));
+  document.getElementById("item-submit").disabled = !names.length;
+}
+
+itemForm.addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const button = document.getElementById("item-submit");
+  const data = new FormData(itemForm);
+  button.disabled = true; button.textContent = "Adding…";
+  try {
+    const item = await upload(`/api/studies/${id}/items/`, data, (f) => { button.textContent = `Adding… ${Math.round(100 * f)}%`; });
+    toast(`Item ${item.name} added.`);
+    itemForm.reset();
+    await load({ form: false });
+    openPreview(study.items.findIndex((it) => it.id === item.id));
+  } catch (err) { toast(err.message, "error"); }
+  button.disabled = false; button.textContent = "Add item";
+});
 
 async function load(options) { study = await api(`/api/studies/${id}/`); render(options); }
 
