@@ -293,7 +293,10 @@ if CHANNELS_REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [CHANNELS_REDIS_URL], "capacity": 1000, "expiry": 30},
+            # socket_timeout None: redis-py 8 reads with a 5 s timeout by default, which ends the layer's
+            # blocking BZPOPMIN (5 s) and so every idle WebSocket (channels_redis#422, redis-py#4091)
+            "CONFIG": {"hosts": [{"address": CHANNELS_REDIS_URL, "socket_timeout": None}], "capacity": 1000,
+                       "expiry": 30},
         }
     }
 else:
