@@ -330,6 +330,7 @@ def test_the_try_pages_open_for_guests_with_upload_and_the_stated_time(path):
     page = client.get(path)
     assert page.status_code == 200
     assert b'data-can-upload="1"' in page.content and b"deleted after 24 hours" in page.content
+    assert b'href="/photos/"' not in page.content and b'href="/annotation/"' not in page.content  # not in the nav
 
 
 @pytest.mark.django_db
@@ -470,9 +471,10 @@ def test_the_sample_set_is_stored_once_labelled_and_reuses_an_earlier_copy(resea
     assert Photo.objects.filter(original_name="camera.png").count() == 1
     for sample in Sample.objects.all():
         assert sample.credit and sample.licence
-        assert ("(derived" in sample.photo.original_name) == bool(sample.derived), sample.key
+        assert sample.photo.original_name.startswith("derived ") == bool(sample.derived), sample.key
+        assert ("(derived" in sample.title) == bool(sample.derived), sample.key
     group = Sample.objects.get(key="group-of-three").photo
     assert group.width > 2 * group.height  # three people side by side
     client, _ = start_guest()
     names = [p["original_name"] for p in client.get("/api/photos/?page_size=50").json()["results"]]
-    assert names[0] == "three people side by side (derived group).png" and len(names) == len(SAMPLES)
+    assert names[0] == "derived group of three.png" and len(names) == len(SAMPLES)

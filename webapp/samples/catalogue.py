@@ -6,7 +6,8 @@ from Matplotlib's bundled sample data (a U.S. Navy photo, public domain), kept i
 of a person with a darker skin tone or a real group photo (docs/deployment.md, "Sample
 portraits"), so the set is completed with *derived* samples made from those three photos by the
 recipes below — other light (warm, cool, dim side light) and a group made by placing the three
-people side by side — and each says so in its name and its ``derived`` text. No recipe changes a
+people side by side — and each says so in its name (which starts "derived", the part of it the
+pickers' small captions always show), its title and its ``derived`` text. No recipe changes a
 person's skin colour except as the light of the whole photo does.
 
 Everything is deterministic: the same recipe always gives the same pixels (so the same sha256),
@@ -29,7 +30,7 @@ PORTRAITS = Path(__file__).resolve().parent / "portraits"
 @dataclass(frozen=True)
 class SampleSpec:
     key: str
-    file_name: str  # the photo's original_name: what the try pages' sample picker shows
+    file_name: str  # the photo's original_name, which the try pages' picker shows: "derived …" first
     title: str
     credit: str
     licence: str
@@ -108,19 +109,19 @@ NAVY = ("U.S. Navy photo of Commodore Grace M. Hopper (1984), shipped with Matpl
 PD = "Public domain"
 
 SAMPLES: tuple[SampleSpec, ...] = (
-    SampleSpec("group-of-three", "three people side by side (derived group).png",
+    SampleSpec("group-of-three", "derived group of three.png",
                "Three people side by side (derived group)", f"{NASA}; {NAVY}; {VARSHNEY}", "Public domain and CC0",
                "Eileen Collins, Grace Hopper and the man with a camera placed side by side on one grey backdrop",
                lambda: side_by_side([(_astronaut(), 0.0), (_grace_hopper(), 0.5), (_camera(), 0.0)])),
-    SampleSpec("astronaut-side-light", "astronaut in dim side light (derived).png",
+    SampleSpec("astronaut-side-light", "derived dim side light.png",
                "Eileen Collins in dim side light (derived)", NASA, PD,
                "1.3 stops darker, and light falling off from the left to a fifth at the right (linear light)",
                lambda: relight(_astronaut(), stops=-1.3, falloff=(1.0, 0.2))),
-    SampleSpec("hopper-shade", "grace hopper in cool shade (derived).png",
+    SampleSpec("hopper-shade", "derived cool shade.png",
                "Grace Hopper in cool shade light (derived)", NAVY, PD,
                "white balance moved towards blue open shade (linear gains 0.80, 0.92, 1.12), 0.3 stops darker",
                lambda: relight(_grace_hopper(), gains=(0.80, 0.92, 1.12), stops=-0.3)),
-    SampleSpec("astronaut-tungsten", "astronaut in warm tungsten light (derived).png",
+    SampleSpec("astronaut-tungsten", "derived warm tungsten.png",
                "Eileen Collins in warm tungsten light (derived)", NASA, PD,
                "white balance moved towards 3000 K tungsten light (linear gains 1.0, 0.80, 0.55), 0.3 stops brighter",
                lambda: relight(_astronaut(), gains=(1.0, 0.80, 0.55), stops=0.3)),
