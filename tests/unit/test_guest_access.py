@@ -67,6 +67,8 @@ def test_continue_as_guest_needs_the_csrf_token_and_signs_in_by_cookie():
     expires = datetime.fromisoformat(body["expires_at"])
     assert abs((expires - timezone.now()) - timedelta(hours=24)) < timedelta(minutes=1)
     assert body["limits"]["retention_hours"] == 24
+    assert client.post("/api/auth/password/", {"old_password": "", "new_password": "x"},
+                       HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value).status_code == 403  # no password
     me = client.get("/api/me/").json()
     assert me["role"] == "guest" and me["guest"]["expires_at"] == body["expires_at"]
     again = client.post("/api/auth/guest/", HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value)
