@@ -13,6 +13,13 @@ Targets are rendered from the full-resolution original with the project's render
 like the sources (short side 360, area averaging); sources keep their bit depth (16-bit stays
 16-bit), targets are 8-bit, as in PPR10K. The split is by group (``inference.datasets.split_groups``,
 the synthetic generator's rule), so no group is in both train and val.
+
+Speed: photos are written by :data:`PHOTO_WORKERS` threads at once (every heavy step — decoding,
+rendering, quantising, TIFF writing, hashing — runs in C with the GIL released), each photo's
+original decoded once, each slot's target rendered once at full resolution and written at every
+size from that one render (the 360p file is its area-averaged resize). The database is read on the
+calling thread only (the worker threads get the rows and masks they need), and every file's sha256
+is taken by the thread that wrote it, while the file is still in the page cache.
 """
 
 from __future__ import annotations
@@ -20,7 +27,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -29,12 +38,14 @@ from inference import xmp
 from inference.datasets import split_groups
 from inference.imagefiles import write_mask_png, write_tiff
 from inference.imageio import make_proxy
+from inference.render import apply_adjustments
 from webapp.annotation import rendering, reports, selectors
 from webapp.annotation.models import AnnotationProject, Assignment
 from webapp.photos.models import Mask
 from webapp.refusal import Conflict
 
 SHORT_SIDE = {"360p": 360, "full": None}
+PHOTO_WORKERS = max(1, min(2, os.cpu_count() or 1))  # photos in flight (each also uses the tile pool)
 
 
 def _resized(image: np.ndarray, size: str) -> np.ndarray:
@@ -82,28 +93,50 @@ def _agreement_csvs(root: Path, project: AnnotationProject) -> None:
 
 
 class _Writer:
+    """Writes one photo's files (:meth:`photo`, safe to call from several threads at once) and
+    remembers each file's sha256 (:attr:`checksums`, relative path → hex digest)."""
+
     def __init__(self, root: Path, project: AnnotationProject, sizes: list[str]):
         self.root, self.project, self.sizes = root, project, sizes
         self.harmonization = project.kind == AnnotationProject.Kind.HARMONIZATION
         self.harmonization_size = "full" if "full" in sizes else "360p"
+        self.checksums: dict[str, str] = {}
 
-    def photo(self, name: str, split: str, photo, slot_edits: dict) -> tuple[int, int]:
+    def mask_kinds(self) -> tuple[str, ...]:
+        kinds = (Mask.Kind.HUMAN,)
+        return (*kinds, Mask.Kind.FOREGROUND, Mask.Kind.REFERENCE) if self.harmonization else kinds
+
+    def _done(self, path: Path) -> None:
+        self.checksums[path.relative_to(self.root).as_posix()] = _sha256(path)
+
+    def _tiff(self, path: Path, image: np.ndarray, bits: int = 8) -> None:
+        _tiff(path, image, bits)
+        self._done(path)
+
+    def _mask_png(self, path: Path, mask: np.ndarray) -> None:
+        _mask_png(path, mask)
+        self._done(path)
+
+    def photo(self, name: str, split: str, photo, slot_edits: dict, masks: dict) -> tuple[int, int]:
+        """``masks``: the photo's latest mask row of each of :meth:`mask_kinds` (or None), read by
+        the caller, so that this needs no database."""
         original = rendering.source(photo, "original")
+        h, w = original.shape[:2]
         bits = 16 if photo.bit_depth == 16 else 8
-        human = rendering.mask_array(rendering.latest_mask(photo, Mask.Kind.HUMAN), *original.shape[:2])
-        targets = {slot: rendering.render(photo, edit.params, size="original", harmonization=self.harmonization,
-                                          image=original) for slot, edit in slot_edits.items()}
         if self.harmonization:
-            self._harmonization(name, photo, original, targets, bits)
+            self._harmonization(name, original, slot_edits, masks, bits)
         else:
             for size in self.sizes:
-                base = self.root / size / split
-                _tiff(base / "source" / f"{name}.tif", _resized(original, size), bits)
-                for slot, target in targets.items():
-                    _tiff(base / f"target_{slot}" / f"{name}.tif", _resized(target, size))
+                self._tiff(self.root / size / split / "source" / f"{name}.tif", _resized(original, size), bits)
+            for slot, edit in slot_edits.items():  # one target in memory at a time
+                target = rendering.render(photo, edit.params, size="original", image=original)
+                for size in self.sizes:
+                    self._tiff(self.root / size / split / f"target_{slot}" / f"{name}.tif", _resized(target, size))
+                del target
+        human = rendering.mask_array(masks.get(Mask.Kind.HUMAN), h, w)
         for size in self.sizes:
             if human is not None:
-                _mask_png(self.root / f"masks_{size}" / f"{name}.png", _resized(human, size))
+                self._mask_png(self.root / f"masks_{size}" / f"{name}.png", _resized(human, size))
         for slot, edit in slot_edits.items():
             _write_json(self.root / f"params_{slot}" / f"{name}.json",
                         {"params": edit.params, "renderer_version": edit.renderer_version, "edit_version": edit.version,
@@ -111,19 +144,24 @@ class _Writer:
             path = self.root / f"xmp_target_{slot}" / f"{name}.xmp"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(xmp.write_xmp(edit.params))
-        return original.shape[1], original.shape[0]
+        return w, h
 
-    def _harmonization(self, name, photo, composite, targets, bits) -> None:
+    def _harmonization(self, name, composite, slot_edits, masks, bits) -> None:
         size = self.harmonization_size
         base = self.root / "harmonization"
         h, w = composite.shape[:2]
-        _tiff(base / "composite" / f"{name}.tif", _resized(composite, size), bits)
+        self._tiff(base / "composite" / f"{name}.tif", _resized(composite, size), bits)
+        loaded = {kind: rendering.mask_array(masks.get(kind), h, w) for kind in (Mask.Kind.FOREGROUND, Mask.Kind.REFERENCE)}
         for kind, folder in ((Mask.Kind.FOREGROUND, "fg_mask"), (Mask.Kind.REFERENCE, "ref_mask")):
-            mask = rendering.mask_array(rendering.latest_mask(photo, kind), h, w)
-            if mask is not None:
-                _mask_png(base / folder / f"{name}.png", _resized(mask, size))
-        for slot, target in targets.items():
-            _tiff(base / f"target_{slot}" / f"{name}.tif", _resized(target, size))
+            if loaded[kind] is not None:
+                self._mask_png(base / folder / f"{name}.png", _resized(loaded[kind], size))
+        fg = loaded[Mask.Kind.FOREGROUND]
+        for slot, edit in slot_edits.items():
+            # rendering.render(..., harmonization=True) with the foreground mask read once per photo
+            target = apply_adjustments(composite, edit.params)
+            if fg is not None:
+                target = composite + fg[..., None] * (target - composite)
+            self._tiff(base / f"target_{slot}" / f"{name}.tif", _resized(target, size))
 
 
 def _sha256(path: Path) -> str:
@@ -147,17 +185,29 @@ def export_dataset(project: AnnotationProject, out: str | Path, sizes: list[str]
     writer = _Writer(root, project, sizes)
     rows, unsupported = [], {}
     work = [(pg, i, photo) for pg in groups for i, photo in enumerate(selectors.group_photos(pg))]
-    for done, (pg, i, photo) in enumerate(work):
+    jobs = []
+    for pg, i, photo in work:  # the database is read here, on the calling thread
         name = f"{pg.index}_{i}"
         slot_edits = {slot: edits[(a.pk, photo.pk)] for slot, a in by_group[pg.pk].items()
                       if (a.pk, photo.pk) in edits}
-        width, height = writer.photo(name, splits[pg.index], photo, slot_edits)
-        rows.append([pg.index, i, photo.pk, photo.original_name, width, height, splits[pg.index]])
-        for slot, edit in slot_edits.items():
-            if edit.unsupported:
-                unsupported[f"{name}/{slot}"] = edit.unsupported
-        if progress:
-            progress(0.9 * (done + 1) / max(1, len(work)))
+        masks = {kind: rendering.latest_mask(photo, kind) for kind in writer.mask_kinds()}
+        jobs.append((name, splits[pg.index], photo, slot_edits, masks))
+    with ThreadPoolExecutor(PHOTO_WORKERS, thread_name_prefix="export") as pool:
+        futures = [pool.submit(writer.photo, *job) for job in jobs]
+        try:
+            for done, ((pg, i, photo), (name, _, _, slot_edits, _), future) in enumerate(
+                    zip(work, jobs, futures, strict=True)):
+                width, height = future.result()
+                rows.append([pg.index, i, photo.pk, photo.original_name, width, height, splits[pg.index]])
+                for slot, edit in slot_edits.items():
+                    if edit.unsupported:
+                        unsupported[f"{name}/{slot}"] = edit.unsupported
+                if progress:
+                    progress(0.9 * (done + 1) / max(1, len(work)))
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
     _csv(root / "groups.csv", ["group", "idx", "photo_id", "original_name", "width", "height", "split"], rows)
     _agreement_csvs(root, project)
     files = sorted(p for p in root.rglob("*") if p.is_file() and p.name != "manifest.json")
@@ -175,7 +225,8 @@ def export_dataset(project: AnnotationProject, out: str | Path, sizes: list[str]
                          "reviewer": a.reviewer.username if a.reviewer else None, "rounds": a.round}
                         for a in assignments],
         "unsupported_xmp_keys": unsupported,
-        "checksums": {p.relative_to(root).as_posix(): _sha256(p) for p in files},
+        "checksums": {rel: writer.checksums.get(rel) or _sha256(p)
+                      for p in files for rel in [p.relative_to(root).as_posix()]},
     }
     _write_json(root / "manifest.json", manifest)
     if progress:
