@@ -131,6 +131,11 @@ ANNOTATION_MATRIX = [
     ("get", "/api/annotation/projects/", None, {None: 401, "researcher": 200, "expert": 403, "reviewer": 200}),
     ("post", "/api/annotation/projects/", "project", {None: 401, "researcher": 201, "expert": 403, "reviewer": 403}),
     ("get", "/api/annotation/projects/{project}/", None, {None: 401, "researcher": 200, "expert": 403, "reviewer": 200}),
+    ("patch", "/api/annotation/projects/{project}/", {"max_rounds": 3, "qa": {"max_glc": 25}},
+     {None: 401, "researcher": 200, "expert": 403, "reviewer": 403}),
+    ("post", "/api/annotation/cutouts/", "cutout", {None: 401, "researcher": 200, "expert": 403, "reviewer": 403}),
+    ("post", "/api/annotation/projects/{project}/composites/", "composite",  # a retouching project takes none
+     {None: 401, "researcher": 409, "expert": 403, "reviewer": 403}),
     ("post", "/api/annotation/projects/{project}/freeze/", None,
      {None: 401, "researcher": 409, "expert": 403, "reviewer": 403}),
     ("get", "/api/annotation/projects/{project}/agreement/", None,
@@ -177,6 +182,12 @@ def _annotation_body(kind, ws, photo):
                                              write_xmp({"exposure": 0.5}).encode())]}, "multipart"
     if kind == "project":
         return {"title": "Another", "groups": [ws.groups[0].pk]}, "json"
+    if kind == "cutout":
+        return {"photo": photo.pk}, "json"
+    if kind == "composite":
+        other = ws.photos[ws.groups[0].pk][1]
+        return {"person": photo.pk, "background": other.pk, "x": 0, "y": 0, "scale": 1,
+                "reference": {"box": [0, 0, 10, 10]}, "group_name": "g"}, "json"
     return kind, "json"
 
 

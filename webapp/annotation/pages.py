@@ -28,9 +28,12 @@ def index(request):
 def project_page(request, pk: int):
     _staff(request, "researcher", "reviewer")
     project = selectors.project_for(request.user, pk)
-    return render(request, "annotation/project.html", {"project": project,
-                                                       "is_owner": project.owner_id == request.user.pk
-                                                       or request.user.is_superuser})
+    qa = project.qa or {}
+    return render(request, "annotation/project.html", {
+        "project": project, "is_owner": project.owner_id == request.user.pk or request.user.is_superuser,
+        # the form shows fractions as percentages
+        "clip_percent": f"{100 * float(qa.get('max_clipped_fraction', 0.02)):g}",
+        "extreme_percent": f"{100 * float(qa.get('extreme_fraction', 0.95)):g}"})
 
 
 @login_required
@@ -48,3 +51,11 @@ def review_page(request, pk: int):
     assignment = selectors.assignment_for(request.user, pk)
     return render(request, "annotation/review.html", {"assignment": assignment,
                                                       "can_review": user_has_role(request.user, "reviewer")})
+
+
+@login_required
+def composites_page(request, pk: int):
+    """The harmonization composite builder (the project's owner)."""
+    _staff(request, "researcher")
+    project = selectors.project_for(request.user, pk, owner=True)
+    return render(request, "annotation/composites.html", {"project": project})

@@ -47,7 +47,7 @@ class ProjectSerializer(serializers.ModelSerializer):
                   "val_fraction", "dataset_version", "frozen_at", "created_at", "groups"]
 
     def get_groups(self, obj) -> list[dict]:
-        return [{"index": pg.index, "id": pg.group_id, "name": pg.group.name}
+        return [{"index": pg.index, "id": pg.group_id, "name": pg.group.name, "photos": pg.group.photos.count()}
                 for pg in obj.project_groups.select_related("group")]
 
 
@@ -62,7 +62,7 @@ class ExportSerializer(serializers.ModelSerializer):
 
 class ProjectCreateSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=200)
-    groups = serializers.ListField(child=object_id(), min_length=1)
+    groups = serializers.ListField(child=object_id())  # may be empty for harmonization (composites come later)
     kind = serializers.ChoiceField(choices=AnnotationProject.Kind.choices, default="retouch")
     slots = serializers.ListField(child=serializers.CharField(max_length=8), required=False)
     max_rounds = serializers.IntegerField(default=3)
@@ -76,3 +76,23 @@ class ReviewSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=["accept", "changes_requested"])
     issues = serializers.ListField(child=serializers.DictField(), required=False, default=list)
     reopen = serializers.ListField(child=object_id(), required=False, default=list)
+
+
+class ProjectSettingsSerializer(serializers.Serializer):
+    qa = serializers.DictField(required=False)
+    max_rounds = serializers.IntegerField(required=False)
+
+
+class CutoutSerializer(serializers.Serializer):
+    photo = object_id()
+
+
+class CompositeSerializer(serializers.Serializer):
+    person = object_id()
+    background = object_id()
+    x = serializers.FloatField()
+    y = serializers.FloatField()
+    scale = serializers.FloatField(default=1.0)
+    reference = serializers.DictField()
+    group = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0, max_value=10**6)
+    group_name = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)

@@ -36,7 +36,7 @@ from inference.tone_match import match_group_tone
 from webapp import events
 from webapp.accounts.models import Role, User
 from webapp.accounts.permissions import user_has_role
-from webapp.annotation import export, masks, qa, rendering, reports, selectors
+from webapp.annotation import composites, export, masks, qa, rendering, reports, selectors
 from webapp.annotation.models import (
     AnnotationProject,
     Assignment,
@@ -57,6 +57,7 @@ State = Assignment.State
 RUN_EXPORT = "annotation.export_dataset"  # webapp/annotation/tasks.py, sent by name
 EXPORT_SIZES = ("360p", "full")
 QA_SEPARATOR = " • "  # the editor splits the message on it
+MAX_ISSUE_BRUSH = 500  # dabs of a brushed issue region
 
 
 def project_group_name(project_id: int) -> str:
@@ -97,15 +98,50 @@ def _clean_slots(slots) -> list[str]:
     return slots
 
 
-def _clean_qa(qa_in) -> dict:
-    out = default_qa()
+# QA settings: (lowest, highest, what a person reads in a message). The page shows the fractions as %.
+QA_LIMITS = {
+    "max_glc": (0.01, 10000.0, "the M_GLC threshold must be a number above 0 (PPR10K's groups are mostly under 30)"),
+    "max_clipped_fraction": (0.0, 1.0, "the clipping limit in the human region must be between 0 % and 100 %"),
+    "extreme_fraction": (0.05, 1.0, "the extreme-slider limit must be between 5 % and 100 % of a slider's range"),
+}
+
+
+def _clean_qa(qa_in, base: dict | None = None) -> dict:
+    out = {**default_qa(), **(base or {})}
+    if qa_in is not None and not isinstance(qa_in, dict):
+        raise Refusal("qa must be an object of QA settings", errors={"qa": ["must be an object"]})
     for key, value in (qa_in or {}).items():
         if key not in out:
-            raise Refusal(f"unknown QA setting {key!r}; known: {', '.join(out)}")
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise Refusal(f"QA setting {key} must be a non-negative number")
+            raise Refusal(f"unknown QA setting {key!r}; known: {', '.join(out)}", errors={key: ["unknown setting"]})
+        low, high, message = QA_LIMITS[key]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+            raise Refusal(message[0].upper() + message[1:] + ".", errors={key: [message]})
         out[key] = float(value)
     return out
+
+
+def _check_rounds_and_duplicates(max_rounds, duplicates=0) -> None:
+    for key, value, low, high, label in (("max_rounds", max_rounds, 1, 20, "Max review rounds"),
+                                        ("duplicates", duplicates, 0, 5, "Hidden duplicates per assignment")):
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise Refusal(f"{label} must be a whole number from {low} to {high}.",
+                          errors={key: [f"a whole number from {low} to {high}"]})
+
+
+@transaction.atomic
+def update_settings(*, project: AnnotationProject, by, qa_settings=None, max_rounds=None) -> AnnotationProject:
+    """The owner tightens or loosens QA and the round limit; the next submission uses them.
+    Slots and hidden duplicates are fixed at creation (assignments exist for them)."""
+    _owned(project, by)
+    project = AnnotationProject.objects.select_for_update().get(pk=project.pk)
+    if max_rounds is not None:
+        _check_rounds_and_duplicates(max_rounds)
+        project.max_rounds = max_rounds
+    if qa_settings is not None:
+        project.qa = _clean_qa(qa_settings, project.qa)
+    project.save(update_fields=["max_rounds", "qa"])
+    announce(project.pk, {"event": "settings"})
+    return project
 
 
 @transaction.atomic
@@ -117,8 +153,11 @@ def create_project(*, owner, title: str, group_ids: list[int], kind: str = "reto
         raise Refusal("A project needs a title.")
     if kind not in AnnotationProject.Kind.values:
         raise Refusal(f"kind must be one of {', '.join(AnnotationProject.Kind.values)}")
-    if not isinstance(group_ids, list) or not group_ids or len(set(group_ids)) != len(group_ids):
-        raise Refusal("groups must be a non-empty list of distinct photo group ids")
+    harmonization = kind == AnnotationProject.Kind.HARMONIZATION
+    # A harmonization project may start empty: its groups come from the composite builder.
+    if not isinstance(group_ids, list) or (not group_ids and not harmonization) \
+            or len(set(group_ids)) != len(group_ids):
+        raise Refusal("groups must be a non-empty list of distinct photo group ids", errors={"groups": ["choose at least one"]})
     groups = {g.pk: g for g in PhotoGroup.objects.filter(pk__in=group_ids)}
     missing = [g for g in group_ids if g not in groups]
     if missing:
@@ -132,8 +171,9 @@ def create_project(*, owner, title: str, group_ids: list[int], kind: str = "reto
             if lacking:
                 raise Refusal(f"harmonization needs a foreground mask on every composite; "
                               f"{lacking[0]} in group {groups[gid].name!r} has none")
-    if not 1 <= int(max_rounds) <= 20 or not 0 <= int(duplicates) <= 5 or not 0.0 <= float(val_fraction) < 1.0:
-        raise Refusal("max_rounds must be 1–20, duplicates 0–5 and val_fraction in [0, 1)")
+    _check_rounds_and_duplicates(max_rounds, duplicates)
+    if not 0.0 <= float(val_fraction) < 1.0:
+        raise Refusal("val_fraction must be in [0, 1)", errors={"val_fraction": ["from 0 up to (not including) 1"]})
     project = AnnotationProject.objects.create(
         owner=owner, title=title[:200], kind=kind, slots=_clean_slots(slots), max_rounds=int(max_rounds),
         qa=_clean_qa(qa_settings), duplicates=int(duplicates), split_seed=int(split_seed),
@@ -373,13 +413,9 @@ def _clean_issue(assignment: Assignment, raw) -> dict:
             raise Refusal("an issue pinned to a region needs its photo")
         if isinstance(region, dict) and set(region) == {"box"}:
             region = {"box": validate_box(region["box"], photo)}
-        elif isinstance(region, dict) and set(region) == {"brush"} and isinstance(region["brush"], list) \
-                and 0 < len(region["brush"]) <= 500:
-            strokes = validate_clicks([{"x": p[0], "y": p[1]} for p in region["brush"]
-                                       if isinstance(p, list) and len(p) == 3], photo)
-            if len(strokes) != len(region["brush"]):
-                raise Refusal("region.brush must be a list of [x, y, radius] points")
-            region = {"brush": [[s["x"], s["y"], float(p[2])] for s, p in zip(strokes, region["brush"], strict=True)]}
+        elif isinstance(region, dict) and set(region) == {"brush"}:
+            region = {"brush": composites.clean_brush(region["brush"], photo.width, photo.height,
+                                                      limit=MAX_ISSUE_BRUSH)}
         else:
             raise Refusal('region must be {"box": [x0, y0, x1, y1]} or {"brush": [[x, y, r], …]}')
     slider = raw.get("slider") or ""

@@ -29,9 +29,12 @@ urlpatterns = [
     path(f"{P}/dashboard/", views.DashboardView.as_view(), name="annotation-dashboard"),
     path(f"{P}/dashboard.csv", views.DashboardCsvView.as_view(), name="annotation-dashboard-csv"),
     path(f"{P}/export/", views.ExportView.as_view(), name="annotation-export"),
+    path(f"{P}/composites/", views.CompositeView.as_view(), name="annotation-composites"),
+    path("api/annotation/cutouts/", views.CutoutView.as_view(), name="annotation-cutouts"),
     path(f"{P}/export/<int:export_id>/download", views.ExportDownloadView.as_view(), name="annotation-export-download"),
     path("annotation/", pages.index, name="annotation-index"),
     path("annotation/projects/<int:pk>/", pages.project_page, name="annotation-project-page"),
+    path("annotation/projects/<int:pk>/composites/", pages.composites_page, name="annotation-composites-page"),
     path("annotation/assignments/<int:pk>/", pages.editor_page, name="annotation-editor"),
     path("annotation/assignments/<int:pk>/review/", pages.review_page, name="annotation-review-page"),
 ]

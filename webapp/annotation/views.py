@@ -19,19 +19,24 @@ from inference import render as renderer
 from inference import xmp
 from webapp.accounts.models import Role, User
 from webapp.accounts.permissions import HasRole, IsResearcher, IsStaffMember
-from webapp.annotation import reports, selectors, services
+from webapp.annotation import composites, reports, selectors, services
 from webapp.annotation.rendering import RENDERER_VERSION, SLIDERS, latest_mask
 from webapp.annotation.serializers import (
     AssignmentSerializer,
+    CompositeSerializer,
+    CutoutSerializer,
     EditSerializer,
     ExportSerializer,
     IssueSerializer,
     ProjectCreateSerializer,
     ProjectSerializer,
+    ProjectSettingsSerializer,
     ReviewSerializer,
 )
 from webapp.pagination import paginate
 from webapp.photos.models import Mask
+from webapp.photos.selectors import photos_visible_to
+from webapp.photos.serializers import PhotoSerializer
 from webapp.refusal import NotFound, Refusal
 
 IsExpert = HasRole.of(Role.EXPERT)
@@ -339,7 +344,20 @@ class ProjectListView(APIView):
 
 
 class ProjectDetailView(APIView):
-    permission_classes = [ResearcherOrReviewer]
+    """GET the project; PATCH ``{"qa": {...}, "max_rounds": n}`` (the owner): settings the next
+    submission and review use."""
+
+    def get_permissions(self):
+        return [IsResearcher()] if self.request.method == "PATCH" else [ResearcherOrReviewer()]
+
+    @extend_schema(request=ProjectSettingsSerializer, responses={200: ProjectSerializer, 400: Detail})
+    def patch(self, request, pk: int):
+        body = ProjectSettingsSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        project = services.update_settings(project=selectors.project_for(request.user, pk, owner=True), by=request.user,
+                                           qa_settings=body.validated_data.get("qa"),
+                                           max_rounds=body.validated_data.get("max_rounds"))
+        return Response(ProjectSerializer(project).data)
 
     @extend_schema(responses=ProjectSerializer)
     def get(self, request, pk: int):
@@ -426,3 +444,49 @@ class ExportView(APIView):
         project = selectors.project_for(request.user, pk, owner=True)
         record = services.start_export(project=project, by=request.user, sizes=request.data.get("sizes"))
         return Response(ExportSerializer(record).data, status=status.HTTP_202_ACCEPTED)
+
+
+def _visible_photo(request, photo_id: int, what: str):
+    photo = photos_visible_to(request.user).filter(pk=photo_id).first()
+    if photo is None:
+        raise NotFound(f"{what} must be a photo visible to you")
+    return photo
+
+
+class CutoutView(APIView):
+    """POST ``{"photo": id}``: the person of a portrait, for the composite builder (researchers)."""
+
+    permission_classes = [IsResearcher]
+
+    @extend_schema(request=CutoutSerializer, responses=inline_serializer("Cutout", {
+        "photo": serializers.IntegerField(), "mask": serializers.IntegerField(), "url": serializers.CharField(),
+        "source": serializers.CharField(), "box": serializers.ListField(child=serializers.IntegerField())}))
+    def post(self, request):
+        body = CutoutSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        photo = _visible_photo(request, body.validated_data["photo"], "photo")
+        return Response(composites.cutout(photo=photo, user=request.user))
+
+
+class CompositeView(APIView):
+    """POST ``{"person", "background", "x", "y", "scale", "reference": {"box"|"brush"}, "group" | "group_name"}``:
+    build a composite into a group of a harmonization project (its owner)."""
+
+    permission_classes = [IsResearcher]
+
+    @extend_schema(request=CompositeSerializer, responses={201: OpenApiTypes.OBJECT, 400: Detail, 409: Detail})
+    def post(self, request, pk: int):
+        project = selectors.project_for(request.user, pk, owner=True)
+        body = CompositeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        d = body.validated_data
+        person = _visible_photo(request, d["person"], "person")
+        background = _visible_photo(request, d["background"], "background")
+        made = composites.add_composite(project=project, user=request.user, person=person, background=background,
+                                        x=d["x"], y=d["y"], scale=d["scale"], reference=d["reference"],
+                                        group=d["group"], group_name=d["group_name"])
+        return Response({"photo": PhotoSerializer(made["photo"], context={"request": request}).data,
+                         "group": {"index": made["group"].index, "name": made["group"].group.name},
+                         "masks": {"foreground": made["foreground"].file.url, "reference": made["reference"].file.url},
+                         "region": made["region"], "person_source": made["person_source"]},
+                        status=status.HTTP_201_CREATED)

@@ -8,6 +8,7 @@ import {
   LABELS, SLIDER_GROUPS, STATE_LABELS, drawHistogram, formatValue, glc, glcOutlier, histogram, loadMask,
   loadPixels, meanLab, previewPixels,
 } from "./annotation-common.js";
+import { regionThumb } from "./annotation-regions.js";
 
 const root = document.getElementById("ann-editor");
 const A = `/api/annotation/assignments/${root.dataset.assignment}`;
@@ -475,6 +476,7 @@ function renderIssues() {
       el("div", { class: "issue-head" }, el("span", { class: "badge", text: issue.state }),
         el("span", { class: "muted small", text: `round ${issue.round}${where ? ` · ${where.original_name}` : ""}${issue.slider ? ` · ${LABELS[issue.slider] || issue.slider}` : ""}` })),
       el("p", { text: issue.comment }));
+    if (issue.region && where) li.append(regionThumb(where, issue.region)); // the pinned box or brushed area
     if (issue.suggested_params) {
       li.append(el("p", { class: "muted small", text: `Suggested: ${Object.entries(issue.suggested_params).map(([k, v]) => `${LABELS[k] || k} ${formatValue(k, v)}`).join(", ")}` }));
     }

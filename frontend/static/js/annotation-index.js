@@ -2,6 +2,7 @@
 // projects (and a form to start one).
 import { api, el, toast } from "./api.js";
 import { STATE_LABELS } from "./annotation-common.js";
+import { liveValidate, readSettings } from "./annotation-settings.js";
 
 const root = document.getElementById("ann-index");
 const role = root.dataset.role;
@@ -30,18 +31,27 @@ async function load() {
   document.getElementById("queue-empty").hidden = data.results.length > 0;
 }
 
-document.getElementById("project-form")?.addEventListener("submit", async (e) => {
+const projectForm = document.getElementById("project-form");
+if (projectForm) liveValidate(projectForm, { creating: true });
+projectForm?.addEventListener("submit", async (e) => {
   e.preventDefault();
   const form = new FormData(e.target);
-  const body = {
-    title: form.get("title"), kind: form.get("kind"), groups: form.getAll("groups").map(Number),
-    slots: String(form.get("slots")).split(",").map((s) => s.trim()).filter(Boolean),
-    max_rounds: Number(form.get("max_rounds")), duplicates: Number(form.get("duplicates")),
-  };
+  const { body: settings, errors } = readSettings(e.target, { creating: true });
+  const kind = form.get("kind");
+  const groups = form.getAll("groups").map(Number);
+  if (!groups.length && kind !== "harmonization") errors.push("Choose at least one photo group (a harmonization project may start empty and get composites later).");
+  const message = document.getElementById("project-form-error");
+  message.hidden = !errors.length;
+  message.textContent = errors.length ? `Please fix ${errors.length === 1 ? "this" : "these"}: ${errors.join(" ")}` : "";
+  if (errors.length) { e.target.querySelector("[aria-invalid=true]")?.focus(); return; }
+  const body = { title: form.get("title"), kind, groups, ...settings };
   try {
     const project = await api("/api/annotation/projects/", { method: "POST", body });
-    location.href = `/annotation/projects/${project.id}/`;
-  } catch (error) { toast(error.message, "error"); }
+    location.href = kind === "harmonization" && !groups.length ? `/annotation/projects/${project.id}/composites/` : `/annotation/projects/${project.id}/`;
+  } catch (error) {
+    message.hidden = false; message.textContent = error.message;
+    toast(error.message, "error");
+  }
 });
 
 load().catch((error) => toast(error.message, "error"));

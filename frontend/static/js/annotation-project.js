@@ -3,6 +3,7 @@
 // /ws/annotation/projects/<id>/.
 import { api, el, socket, toast } from "./api.js";
 import { LABELS, STATE_LABELS } from "./annotation-common.js";
+import { liveValidate, readSettings } from "./annotation-settings.js";
 
 const root = document.getElementById("ann-project");
 const id = root.dataset.project;
@@ -119,6 +120,15 @@ async function renderDashboard() {
       el("td", { class: "num", text: minutes(e.active_seconds) }), el("td", { class: "num", text: String(e.issues_open) })));
   }
   table.append(body);
+  // Per group and slot: active editing time, first pass and open issues under each assignment.
+  for (const row of dash.rows) {
+    const cell = document.querySelector(`#assignments td[data-assignment="${row.assignment}"]`);
+    if (!cell || !row.expert) continue;
+    const bits = [`${minutes(row.active_seconds)} active`, `${row.photos_edited}/${row.photos} edited`];
+    if (row.first_pass !== null) bits.push(row.first_pass ? "accepted first pass" : "sent back");
+    if (row.issues_open) bits.push(`${row.issues_open} open issue${row.issues_open > 1 ? "s" : ""}`);
+    cell.append(el("div", { class: "muted small progress-line", text: bits.join(" · ") }));
+  }
 }
 
 async function renderAgreement() {
@@ -194,6 +204,22 @@ $("export")?.addEventListener("click", async () => {
     $("export-progress").hidden = false; $("export-bar").style.width = "0%"; $("export-link").hidden = true;
   } catch (error) { toast(error.message, "error"); }
 });
+
+const settingsForm = $("settings-form");
+if (settingsForm) {
+  liveValidate(settingsForm);
+  settingsForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const { body, errors } = readSettings(settingsForm);
+    const state = $("settings-state");
+    if (errors.length) { state.textContent = "Not saved: fix the marked fields."; settingsForm.querySelector("[aria-invalid=true]")?.focus(); return; }
+    try {
+      const p = await api(`${P}/`, { method: "PATCH", body });
+      state.textContent = `Saved: M_GLC ≤ ${p.qa.max_glc}, clipping ≤ ${+(p.qa.max_clipped_fraction * 100).toFixed(2)} %, sliders < ${+(p.qa.extreme_fraction * 100).toFixed(1)} % of range, ${p.max_rounds} round${p.max_rounds > 1 ? "s" : ""}.`;
+      root.dataset.settingsSaved = String(Number(root.dataset.settingsSaved || 0) + 1);
+    } catch (error) { state.textContent = error.message; toast(error.message, "error"); }
+  });
+}
 
 socket(`/ws/annotation/projects/${id}/`, onEvent, { onOpen: () => { root.dataset.socket = "open"; } });
 load().catch((error) => toast(error.message, "error"));

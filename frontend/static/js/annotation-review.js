@@ -3,6 +3,7 @@
 // and/or a slider with an optional suggested value, then accept or request changes.
 import { api, el, toast } from "./api.js";
 import { LABELS, STATE_LABELS, formatValue, loadMask, loadPixels, previewPixels } from "./annotation-common.js";
+import { RegionPainter, drawRegion, regionLayer, regionThumb } from "./annotation-regions.js";
 
 const root = document.getElementById("ann-review");
 const A = `/api/annotation/assignments/${root.dataset.assignment}`;
@@ -12,7 +13,9 @@ let detail = null;   // the reviewed assignment (photos, issues)
 let view = null;     // slots, ΔE, previous rounds
 let current = 0;
 let mode = "slots";
-let region = null;   // pinned box in original pixels
+let region = null;   // the pinned region in original pixels: {box: [...]} or {brush: [[x, y, r], ...]}
+let tool = "box";    // box | brush | erase
+let painter = null;  // the RegionPainter on the reviewed slot's picture
 const pending = [];
 
 const fmt = (v, d = 2) => (v === null || v === undefined ? "–" : Number(v).toFixed(d));
@@ -27,36 +30,49 @@ async function cell(source, params, caption, fg, { pin = false } = {}) {
   return box;
 }
 
+// Pinning on the reviewed slot's picture: a box or a brushed region (paint, erase, clear, undo).
 function enablePin(box, c) {
-  const ns = "http://www.w3.org/2000/svg";
-  const svg = document.createElementNS(ns, "svg");
   const p = detail.photos[current];
-  svg.setAttribute("viewBox", `0 0 ${p.width} ${p.height}`); svg.setAttribute("preserveAspectRatio", "none");
-  const rect = document.createElementNS(ns, "rect");
-  rect.setAttribute("class", "issue-box");
-  svg.append(rect);
-  box.append(svg);
-  let start = null;
-  const toPhoto = (e) => {
-    const r = c.getBoundingClientRect();
-    return [((e.clientX - r.left) / r.width) * p.width, ((e.clientY - r.top) / r.height) * p.height];
-  };
-  const draw = (a, b) => {
-    const [x0, x1] = [Math.min(a[0], b[0]), Math.max(a[0], b[0])];
-    const [y0, y1] = [Math.min(a[1], b[1]), Math.max(a[1], b[1])];
-    Object.entries({ x: x0, y: y0, width: x1 - x0, height: y1 - y0 }).forEach(([k, v]) => rect.setAttribute(k, v));
-    return [x0, y0, x1, y1].map((v) => Math.round(v));
-  };
-  if (region) draw(region.slice(0, 2), region.slice(2));
-  c.addEventListener("pointerdown", (e) => { start = toPhoto(e); c.setPointerCapture(e.pointerId); });
-  c.addEventListener("pointermove", (e) => { if (start) draw(start, toPhoto(e)); });
-  c.addEventListener("pointerup", (e) => {
-    if (!start) return;
-    const box4 = draw(start, toPhoto(e));
-    start = null;
-    region = box4[2] - box4[0] >= 4 && box4[3] - box4[1] >= 4 ? box4 : null;
-    $("issue-region").textContent = region ? `Region pinned: ${region.join(", ")}` : "";
-  });
+  // Earlier issues on this photo, faint, so the reviewer sees what was already pinned.
+  const earlier = regionLayer(p.width, p.height, "region-layer earlier");
+  for (const i of [...detail.issues, ...pending]) {
+    if (i.photo === p.id && i.region) drawRegion(earlier, i.region, { kind: "earlier" });
+  }
+  box.append(earlier);
+  painter = new RegionPainter(c, p.width, p.height, (r) => { region = r; showRegion(); });
+  painter.setTool(tool);
+  painter.size = Number($("brush-size")?.value || 28);
+  painter.set(region);
+}
+
+function regionText(r) {
+  if (!r) return "";
+  if (r.box) return `Box pinned: ${r.box.join(", ")}`;
+  return `Brushed region pinned (${r.brush.length} dab${r.brush.length === 1 ? "" : "s"})`;
+}
+
+function showRegion() {
+  $("issue-region").textContent = regionText(region);
+  root.dataset.region = region ? (region.box ? "box" : "brush") : "";
+}
+
+function setTool(next) {
+  tool = next;
+  for (const b of document.querySelectorAll("[data-tool-button]")) {
+    const on = b.dataset.toolButton === next;
+    b.classList.toggle("active", on); b.setAttribute("aria-pressed", String(on));
+  }
+  $("brush-size-row").hidden = next === "box";
+  painter?.setTool(next);
+  $("pin-hint").textContent = pinHint();
+}
+
+function pinHint() {
+  if (!canReview) return "";
+  const s = `slot ${detail.slot}`;
+  return { box: `Drag a box on ${s} to pin a region to your next issue.`,
+    brush: `Paint on ${s} to pin a region (E erases, Ctrl+Z undoes).`,
+    erase: `Drag over the painted region on ${s} to erase it.` }[tool];
 }
 
 async function render() {
@@ -81,7 +97,7 @@ async function render() {
   }
   $("cells").style.gridTemplateColumns = `repeat(${cells.length}, 1fr)`;
   $("cells").replaceChildren(...cells);
-  $("pin-hint").textContent = canReview ? `Drag on slot ${detail.slot} to pin a region to your next issue.` : "";
+  $("pin-hint").textContent = pinHint();
   document.querySelectorAll("#photo-tabs .button").forEach((b, i) => b.classList.toggle("active", i === current));
   root.dataset.photo = p.id;
 }
@@ -92,6 +108,8 @@ function renderIssues() {
     const li = el("li", { class: `issue ${i.state}` }, el("div", { class: "issue-head" }, el("span", { class: "badge", text: i.state }),
       el("span", { class: "muted small", text: `round ${i.round}${i.slider ? ` · ${LABELS[i.slider] || i.slider}` : ""}${i.region ? " · region" : ""}` })),
     el("p", { text: i.comment }));
+    const where = i.photo && detail.photos.find((x) => x.id === i.photo);
+    if (i.region && where) li.append(regionThumb(where, i.region));
     if (i.reply) li.append(el("p", { class: "muted small", text: `Expert: ${i.reply}` }));
     if (canReview && i.state === "resolved" && detail.state === "in_review") {
       const box = el("input", { type: "checkbox", "data-reopen": i.id });
@@ -107,8 +125,10 @@ function renderPending() {
   $("pending").replaceChildren(...pending.map((i, k) => {
     const remove = el("button", { type: "button", class: "link-button small", text: "remove" });
     remove.addEventListener("click", () => { pending.splice(k, 1); renderPending(); });
+    const where = detail.photos.find((x) => x.id === i.photo);
     return el("li", { class: "issue open" }, el("p", { text: i.comment }),
-      el("p", { class: "muted small", text: [i.photo_name, i.slider && LABELS[i.slider], i.region && "region", i.suggested_params && `suggest ${formatValue(i.slider, i.suggested_params[i.slider])}`].filter(Boolean).join(" · ") }), remove);
+      el("p", { class: "muted small", text: [i.photo_name, i.slider && LABELS[i.slider], i.region && (i.region.box ? "box" : "brushed region"), i.suggested_params && `suggest ${formatValue(i.slider, i.suggested_params[i.slider])}`].filter(Boolean).join(" · ") }),
+      ...(i.region && where ? [regionThumb(where, i.region)] : []), remove);
   }));
   $("pending-count").textContent = pending.length;
   updateButtons();
@@ -142,7 +162,7 @@ async function load() {
   const tabs = $("photo-tabs");
   tabs.replaceChildren(...detail.photos.filter((p) => view.photos.some((x) => x.photo === p.id)).map((p) => {
     const b = el("button", { type: "button", class: "button ghost small", text: p.original_name || `#${p.id}` });
-    b.addEventListener("click", () => { current = detail.photos.indexOf(p); region = null; render(); });
+    b.addEventListener("click", () => { current = detail.photos.indexOf(p); region = null; showRegion(); render(); });
     return b;
   }));
   if (!view.photos.some((x) => x.photo === detail.photos[current]?.id)) current = detail.photos.findIndex((p) => view.photos.some((x) => x.photo === p.id));
@@ -167,11 +187,30 @@ function wire() {
     const issue = { photo: p.id, photo_name: p.original_name, comment: $("issue-comment").value.trim() };
     if (!issue.comment) return;
     if (slider) issue.slider = slider;
-    if (region) issue.region = { box: region };
+    if (region) issue.region = region;
     if (slider && suggest !== "" && Number.isFinite(Number(suggest))) issue.suggested_params = { [slider]: Number(suggest) };
     pending.push(issue);
-    $("issue-comment").value = ""; $("issue-suggest").value = ""; select.value = ""; region = null; $("issue-region").textContent = "";
+    $("issue-comment").value = ""; $("issue-suggest").value = ""; select.value = ""; region = null; showRegion();
     renderPending(); render();
+  });
+  for (const b of document.querySelectorAll("[data-tool-button]")) b.addEventListener("click", () => setTool(b.dataset.toolButton));
+  $("region-clear").addEventListener("click", () => painter?.clear());
+  $("brush-size").addEventListener("input", () => {
+    $("brush-size-out").textContent = `${$("brush-size").value} px`;
+    if (painter) painter.size = Number($("brush-size").value);
+  });
+  root.addEventListener("region-limit", () => toast("That region has as many dabs as an issue takes (500): paint with a larger brush.", "error"));
+  document.addEventListener("keydown", (e) => {
+    if (e.target.closest("input, textarea, select")) return;
+    if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "z") { if (painter?.undo()) e.preventDefault(); return; }
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    const k = e.key.toLowerCase();
+    if (k === "r") setTool("box"); else if (k === "b") setTool("brush"); else if (k === "e") setTool("erase");
+    else if (k === "[" || k === "]") {
+      const input = $("brush-size");
+      input.value = String(Number(input.value) + (k === "]" ? 4 : -4));
+      input.dispatchEvent(new Event("input"));
+    }
   });
   $("request-changes").addEventListener("click", () => decide("changes_requested"));
   $("accept").addEventListener("click", () => decide("accept"));
