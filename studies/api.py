@@ -35,7 +35,7 @@ class StudySerializer(serializers.ModelSerializer):
                   "practice_trials", "participants_wanted", "recruit_margin", "trials_per_participant",
                   "attention_every", "attention_threshold", "schedule", "min_width", "min_height", "min_view_ms",
                   "speeder_ms", "straightline_share", "exclude_flagged", "completion_code", "prolific_redirect",
-                  "status", "seed", "joined", "created_at"]
+                  "status", "seed", "joined", "created_at", "fullscreen", "gap_ms", "questionnaire"]
         read_only_fields = ["id", "public_id", "status", "joined", "created_at"]
 
 

@@ -73,7 +73,11 @@ RESPONSES_HEADER = [
     "trial", "position", "practice", "attention", "item", "subset", "left_method", "right_method",
     "candidates", "answer", "chosen_method", "ranking", "degraded_side", "attention_passed", "elapsed_ms",
     "answered_at",
+    # the end questionnaire (studies.participation.QUESTIONNAIRE), per participant; blank: not asked or
+    # not answered
+    "q_age_band", "q_gender", "q_vision_correction", "q_colour_vision", "q_comment",
 ]
+QUESTIONNAIRE_COLUMNS = ("age_band", "gender", "vision_correction", "colour_vision", "comment")
 _LINK_PARAMS = {"PROLIFIC_PID": "prolific_pid", "STUDY_ID": "prolific_study_id", "SESSION_ID": "prolific_session_id",
                 "workerId": "mturk_worker_id", "assignmentId": "mturk_assignment_id", "hitId": "mturk_hit_id"}
 
@@ -124,6 +128,7 @@ def response_rows(study) -> list[dict]:
             "ranking": " > ".join(ranking), "degraded_side": t.degraded_side,
             "attention_passed": _flag(kind.attention_passed(t.degraded_side, r.choice, r.order)) if t.attention else "",
             "elapsed_ms": r.elapsed_ms, "answered_at": r.created_at.isoformat(),
+            **{f"q_{name}": (p.questionnaire or {}).get(name, "") for name in QUESTIONNAIRE_COLUMNS},
         }
         rows.append(row)
     return rows

@@ -41,9 +41,16 @@ class StudyKind:
         """True when trials are chosen one at a time (``participation.next_trial``), not dealt at join."""
         return False
 
-    def practice_trial(self, item: int, methods: list[int], study) -> dict:
-        """A practice trial on ``item`` from ``methods`` in random order."""
+    def practice_trial(self, item: int, methods: list[int], study, check: bool = False) -> dict:
+        """A practice trial on ``item`` from ``methods`` in random order; ``check``: one result is a
+        degraded copy (as in attention checks), so the practice answer has a right answer the page
+        can give feedback on."""
         raise NotImplementedError
+
+    def practice_expected(self, trial) -> dict | None:
+        """The right answer of a practice check (``practice_trial(check=True)``), for the page's
+        feedback; None for other trials."""
+        return None
 
     def block(self, study, methods: list[int], items: list[int], slot: int) -> list[dict]:
         """The trials dealt to participant ``slot`` when joining (attention checks included)."""
@@ -79,8 +86,17 @@ class Pairwise(StudyKind):
     def adaptive(self, study) -> bool:
         return study.schedule == "adaptive"
 
-    def practice_trial(self, item, methods, study):
+    def practice_trial(self, item, methods, study, check=False):
+        if check:  # methods come in random order: which side is degraded is random too
+            degraded = _scheduling().DEGRADED
+            left, right = (degraded, methods[0]) if methods[0] < methods[1] else (methods[0], degraded)
+            return dict(item=item, left=left, right=right, attention=False)
         return dict(item=item, left=methods[0], right=methods[1], attention=False)
+
+    def practice_expected(self, trial):
+        if not (trial.practice and trial.degraded_side):
+            return None
+        return {"choice": "right" if trial.degraded_side == "left" else "left"}
 
     def block(self, study, methods, items, slot):
         if self.adaptive(study):
@@ -102,7 +118,8 @@ class Pairwise(StudyKind):
                 ("right", degraded if trial.degraded_side == "right" else image)]
 
     def payload(self, trial, study, urls):
-        return {"left_url": urls["left"], "right_url": urls["right"], "allow_tie": study.allow_tie}
+        return {"left_url": urls["left"], "right_url": urls["right"], "allow_tie": study.allow_tie,
+                "expected": self.practice_expected(trial)}
 
     def read_answer(self, body, allow_tie, n_candidates):
         choice = body.get("choice")
@@ -125,8 +142,17 @@ class Ranking(StudyKind):
     name, label = "ranking", "Ranking of K results"
     page_module = "js/study-kind-ranking.js"
 
-    def practice_trial(self, item, methods, study):
-        return dict(item=item, candidates=methods[:self.k(study, methods)], attention=False)
+    def practice_trial(self, item, methods, study, check=False):
+        candidates = methods[:self.k(study, methods)]
+        if check:  # one candidate (at a random place: methods come in random order) is degraded
+            at = methods[0] % len(candidates)
+            candidates = [*candidates[:at], (_scheduling().DEGRADED, candidates[at]), *candidates[at + 1:]]
+        return dict(item=item, candidates=candidates, attention=False)
+
+    def practice_expected(self, trial):
+        if not (trial.practice and trial.degraded_side):
+            return None
+        return {"worst": int(trial.degraded_side)}
 
     @staticmethod
     def k(study, methods: list[int]) -> int:
@@ -150,7 +176,8 @@ class Ranking(StudyKind):
         return rows
 
     def payload(self, trial, study, urls):
-        return {"candidates": [urls[f"c{k}"] for k in range(len(trial.candidates))]}
+        return {"candidates": [urls[f"c{k}"] for k in range(len(trial.candidates))],
+                "expected": self.practice_expected(trial)}
 
     def read_answer(self, body, allow_tie, n_candidates):
         order = body.get("order")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import secrets
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 
 from studies import kinds
@@ -73,6 +74,10 @@ class Study(models.Model):
     # Prolific's code (one per study; generated, or pasted from Prolific); blank → one per participant.
     completion_code = models.CharField(max_length=64, blank=True, default=new_completion_code)
     prolific_redirect = models.BooleanField(default=True)
+    fullscreen = models.BooleanField(default=False)  # the page asks for full screen when trials start
+    # a fixation cross between trials (ms; 0 = none)
+    gap_ms = models.PositiveIntegerField(default=300, validators=[MaxValueValidator(5000)])
+    questionnaire = models.BooleanField(default=False)  # the end questionnaire (demographics, comment)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     seed = models.IntegerField(default=0)
     joined = models.PositiveIntegerField(default=0)  # participants so far (schedule slot counter)
@@ -141,6 +146,9 @@ class Participant(models.Model):
     completion_code = models.CharField(max_length=64)
     completed_at = models.DateTimeField(null=True, blank=True)
     excluded = models.BooleanField(null=True, blank=True)  # None: automatic (attention checks)
+    # The end questionnaire's answers (studies.participation.QUESTIONNAIRE); None: not answered (yet).
+    questionnaire = models.JSONField(null=True, blank=True)
+    questionnaire_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

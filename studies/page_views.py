@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, render
 from django.templatetags.static import static
 from django.views.decorators.clickjacking import xframe_options_deny
 
-from studies import kinds, provenance, selectors
+from studies import kinds, participation, provenance, selectors
 from studies.models import Study
 from webapp.accounts.permissions import user_has_role
 
@@ -40,6 +40,10 @@ def study_results(request, pk: int):
 
 @xframe_options_deny
 def participate(request, public_id: str):
+    """The participant page; 404 (the participant error page) for a bad link, 410 for a closed study,
+    whose page still runs: a participant who finished sees their completion code again."""
     study = get_object_or_404(Study, public_id=public_id)
-    return render(request, "studies/participate.html", {"public_id": study.public_id, "title": study.title,
-                                                        "kind_module": static(kinds.of(study).page_module)})
+    closed = study.status == Study.Status.CLOSED
+    return render(request, "studies/participate.html", {
+        "public_id": study.public_id, "title": study.title, "kind_module": static(kinds.of(study).page_module),
+        "closed": participation.not_open_message(study) if closed else ""}, status=410 if closed else 200)

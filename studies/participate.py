@@ -72,7 +72,8 @@ def hot_view(route: hot_path.Route):
 
 @require_GET
 def study_info(request, public_id: str):
-    return _json(selectors.public_info(_study(public_id)))
+    study = _study(public_id)
+    return _json({**selectors.public_info(study), **participation.page_settings(study)})
 
 
 @csrf_exempt
@@ -109,3 +110,13 @@ def image(request, token: str):
     response["Cache-Control"] = "private, max-age=86400"
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+@csrf_exempt
+@require_POST
+def questionnaire(request):
+    """The end questionnaire's answers (every one optional): 201 stored, 200 the same answers again."""
+    participant = hot_path.participant_for(request.headers.get(TOKEN_HEADER, ""))
+    inputs.require_json(request.content_type)
+    stored = participation.answer_questionnaire(participant, inputs.parse_body(_body(request)))
+    return _json({"stored": stored}, 201 if stored else 200)

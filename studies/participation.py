@@ -28,6 +28,10 @@ from studies.models import Output, Participant, Response, Study, Trial, TrialIma
 from webapp.refusal import Conflict, NotFound, Refusal, TooMany, Unauthorised
 
 UNAUTHORISED = "Send the X-Participant-Token header you received when joining."
+# The smallest window (CSS pixels) in which the participant page's trial layout shows both results,
+# the original, the answer buttons and the progress without scrolling, at a size worth judging
+# (tests/browser/test_participant_ux.py measures it); a study's own min_width/min_height only raise it.
+LAYOUT_MIN_WIDTH, LAYOUT_MIN_HEIGHT = 800, 520
 PROLIFIC_COMPLETE = "https://app.prolific.com/submissions/complete?cc="
 
 
@@ -179,8 +183,9 @@ def join(study: Study, *, consent, params=None, screen=None, client_key=None) ->
         methods = list(locked.methods.values_list("id", flat=True))
         items = list(locked.items.values_list("id", flat=True))
         kind = kinds.of(locked)
-        practice = [kind.practice_trial(item, picks, locked) for item, picks in
-                    scheduling.practice_picks(methods, items, locked.practice_trials, locked.seed, slot)]
+        # Every other practice trial (the first, the third, ...) has a right answer, for the page's feedback.
+        practice = [kind.practice_trial(item, picks, locked, check=n % 2 == 0) for n, (item, picks) in
+                    enumerate(scheduling.practice_picks(methods, items, locked.practice_trials, locked.seed, slot))]
         _make_trials(locked, participant, practice, 0, practice=True)
         _make_trials(locked, participant, kind.block(locked, methods, items, slot), len(practice))
     live.study_changed(study.pk)
@@ -231,8 +236,22 @@ def next_trial(participant: Participant) -> Trial | None:
     return trial
 
 
+def page_settings(study: Study) -> dict:
+    """What the participant page needs beyond ``selectors.public_info``: the window it checks (the
+    study's minimum, never below the layout's), full screen, the gap between trials, the end
+    questionnaire's questions (None when the study asks none) and, unless the study is open, why."""
+    return {"window": {"width": max(study.min_width, LAYOUT_MIN_WIDTH),
+                       "height": max(study.min_height, LAYOUT_MIN_HEIGHT)},
+            "fullscreen": study.fullscreen, "gap_ms": study.gap_ms,
+            "questionnaire": QUESTIONNAIRE if study.questionnaire else None,
+            "not_open_message": None if study.status == Study.Status.OPEN else not_open_message(study)}
+
+
 def completion(participant: Participant) -> dict:
-    out = {"done": True, "completion_code": participant.completion_code}
+    """The completion page's data; ``questionnaire``: the study asks its end questionnaire and this
+    participant has not answered it yet (the page asks it before showing the code)."""
+    out = {"done": True, "completion_code": participant.completion_code,
+           "questionnaire": participant.study.questionnaire and participant.questionnaire is None}
     if participant.params.get("PROLIFIC_PID") and participant.study.prolific_redirect:
         out["redirect_url"] = PROLIFIC_COMPLETE + participant.completion_code
     return out
@@ -305,3 +324,67 @@ def record_vote(trial_public_id: str, token_hash: str, body: dict) -> VoteRecord
         raise Conflict("This trial was already answered differently.") from None
     live.vote_arrived(study_id)
     return VoteRecorded(created=True)
+
+
+# ----------------------------------------------------------------------------- the end questionnaire
+
+# Each question: its choices (value → what the page shows). Every question may be left unanswered.
+QUESTIONNAIRE = {
+    "age_band": {"18-24": "18–24", "25-34": "25–34", "35-44": "35–44", "45-54": "45–54", "55-64": "55–64",
+                 "65+": "65 or older", "no_answer": "Prefer not to say"},
+    "gender": {"woman": "Woman", "man": "Man", "non_binary": "Non-binary", "self_described": "Another gender",
+               "no_answer": "Prefer not to say"},
+    "vision_correction": {"none": "No correction needed", "glasses": "Glasses (worn now)",
+                          "contact_lenses": "Contact lenses (worn now)",
+                          "not_worn": "I need correction but am not wearing it", "no_answer": "Prefer not to say"},
+    "colour_vision": {"typical": "Typical colour vision", "deficient": "Colour vision deficiency (colour blind)",
+                      "unsure": "Not sure", "no_answer": "Prefer not to say"},
+}
+MAX_COMMENT = 2000
+
+
+def read_questionnaire(body: dict) -> dict:
+    """The answers in ``body`` checked against ``QUESTIONNAIRE`` (plus ``comment``, free text); unknown
+    fields and values are refused, each named, so that nothing half-valid is stored."""
+    errors = {}
+    answers = {}
+    for name, value in body.items():
+        if name == "comment":
+            if not isinstance(value, str) or len(value) > MAX_COMMENT:
+                errors[name] = f"A comment is text of at most {MAX_COMMENT} characters."
+            elif value.strip():
+                answers[name] = inputs.storable(value.strip(), "The comment")
+        elif name in QUESTIONNAIRE:
+            if value in ("", None):
+                continue
+            if value not in QUESTIONNAIRE[name]:
+                errors[name] = f"{name} must be one of {', '.join(QUESTIONNAIRE[name])}."
+            else:
+                answers[name] = value
+        else:
+            errors[name] = "Not a question of this questionnaire."
+    if errors:
+        raise Refusal("Some answers are not valid: " + "; ".join(f"{k}: {v}" for k, v in errors.items()),
+                      errors=errors)
+    return answers
+
+
+def answer_questionnaire(participant: Participant, body: dict) -> bool:
+    """Store the participant's end questionnaire (every answer optional: ``{}`` skips it); True when
+    stored now, False for a repeat of the stored answers. Conflict when the study asks none, the
+    trials are not finished, or different answers were stored before."""
+    if not participant.study.questionnaire:
+        raise Conflict("This study has no questionnaire.")
+    answers = read_questionnaire(body)
+    if participant.completed_at is None:
+        raise Conflict("Finish the trials first; the questionnaire comes at the end.")
+    with transaction.atomic():
+        locked = Participant.objects.select_for_update().get(pk=participant.pk)
+        if locked.questionnaire is not None:
+            if locked.questionnaire == answers:
+                return False
+            raise Conflict("Your questionnaire answers were already stored.")
+        locked.questionnaire, locked.questionnaire_at = answers, timezone.now()
+        locked.save(update_fields=["questionnaire", "questionnaire_at"])
+    live.study_changed(participant.study_id)
+    return True

@@ -22,13 +22,14 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff"}
 STUDY_FIELDS = {"title", "kind", "allow_tie", "rank_k", "instructions", "consent_text", "practice_trials",
                 "participants_wanted", "recruit_margin", "trials_per_participant", "attention_every",
                 "attention_threshold", "schedule", "min_width", "min_height", "min_view_ms", "speeder_ms",
-                "straightline_share", "exclude_flagged", "completion_code", "prolific_redirect", "seed"}
+                "straightline_share", "exclude_flagged", "completion_code", "prolific_redirect", "seed",
+                "fullscreen", "gap_ms", "questionnaire"}
 # The protocol: what participants are shown and asked, and who sees which trials. Frozen once
 # somebody joined (what stays editable: the title, the recruitment margin, completion code and
 # redirect, and how answers are judged: attention threshold, flags, automatic exclusion).
 PROTOCOL_FIELDS = {"kind", "rank_k", "practice_trials", "participants_wanted", "trials_per_participant",
                    "attention_every", "schedule", "seed", "allow_tie", "instructions", "consent_text", "min_width",
-                   "min_height", "min_view_ms"}
+                   "min_height", "min_view_ms", "fullscreen", "gap_ms", "questionnaire"}
 PROLIFIC_CODE = ("Prolific expects one completion code for the whole study: keep the generated code (enter it "
                  "in Prolific's study settings) or paste Prolific's code into Completion code; per-participant "
                  "codes need the Prolific redirect turned off.")

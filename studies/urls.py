@@ -24,6 +24,7 @@ urlpatterns = [
     path("api/studies/<int:pk>/images/<int:output_id>/", api.OutputImageView.as_view(), name="study-image"),
     *[re_path(f"^{route.pattern}$", participate.hot_view(route), name=route.name) for route in hot_path.ROUTES],
     path("api/participate/screen/", participate.screen, name="participate-screen"),
+    path("api/participate/questionnaire/", participate.questionnaire, name="participate-questionnaire"),
     path("api/participate/img/<str:token>/", participate.image, name="participate-image"),
     path("api/participate/<str:public_id>/", participate.study_info, name="participate-info"),
     path("api/participate/<str:public_id>/join/", participate.join, name="participate-join"),

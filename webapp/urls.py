@@ -43,3 +43,9 @@ urlpatterns = [
     path("", include("webapp.registry.urls")),
     path("", include("webapp.pages.urls")),
 ]
+
+# Every error gets a page in the site's style (JSON under /api/): webapp/errors.py
+handler400 = "webapp.errors.bad_request"
+handler403 = "webapp.errors.permission_denied"
+handler404 = "webapp.errors.page_not_found"
+handler500 = "webapp.errors.server_error"

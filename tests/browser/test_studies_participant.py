@@ -1,5 +1,6 @@
-"""A whole participant session in real Chromium: consent → screen check → instructions → keyboard
-trials (practice, then real) → completion code; and the researcher dashboard updating live."""
+"""A whole participant session in real Chromium: welcome (screen check) → consent → instructions →
+keyboard trials (practice with feedback, then real) → completion code; and the researcher dashboard
+updating live. The participant pages' own UX (layout, zoom, focus, axe) is test_participant_ux.py."""
 
 from __future__ import annotations
 
@@ -36,11 +37,10 @@ def test_participant_session_with_keyboard(embedded_platform, demo, page):
     sent: list[dict] = []
     page.on("request", lambda r: "/response/" in r.url and sent.append(r.post_data_json))
     page.goto(f"{base}/s/{public_id}/?PROLIFIC_PID=pp1&STUDY_ID=st&SESSION_ID=se")
-    page.wait_for_selector("#consent")
+    page.wait_for_selector("#welcome")
+    page.click("#welcome-continue")
     page.check("#consent-box")
     page.click("#consent-continue")
-    page.wait_for_selector("#screen-check")
-    page.click("#screen-continue")
     page.wait_for_selector("#instructions")
 
     # Hold the first trial's images back: a key pressed before they are shown must be ignored.
@@ -75,10 +75,10 @@ def test_participant_session_with_keyboard(embedded_platform, demo, page):
         trial = page.get_attribute("#trial", "data-trial")
         page.keyboard.press("ArrowLeft" if answered % 2 else "ArrowRight")
         page.keyboard.press("ArrowLeft")  # a second key press must not answer twice
-        page.wait_for_function("(t) => document.querySelector('#practice-done') || "
+        page.wait_for_function("(t) => document.querySelector('#practice-feedback, #practice-done') || "
                                "(document.querySelector('#trial[data-ready]')?.dataset.trial ?? t) !== t", arg=trial)
-        if page.query_selector("#practice-done"):
-            page.click("#begin")
+        if page.query_selector("#practice-feedback, #practice-done"):
+            page.click("#practice-continue, #begin")
             page.wait_for_selector(READY)
         answered += 1
         assert answers_counted(page) == answered
@@ -131,7 +131,7 @@ def test_completion_code_and_dashboard_updates_live(embedded_platform, demo, pag
 
 
 def test_join_is_sent_once_resumed_after_a_lost_reply_and_a_closed_study_says_so(embedded_platform, demo, page):
-    """The screen-check button is disabled while the join is pending (more clicks send nothing); a join
+    """The consent button is disabled while the join is pending (more clicks send nothing); a join
     whose reply is lost is retried with the same client key and resumes the participant it made
     (200); once the study closes, the page shows why instead of a trial. Runs last: it closes the
     study."""
@@ -150,13 +150,11 @@ def test_join_is_sent_once_resumed_after_a_lost_reply_and_a_closed_study_says_so
 
     page.route("**/join/", lose_first_reply)
     page.goto(f"{base}/s/{public_id}/")
-    page.wait_for_selector("#consent")
+    page.click("#welcome-continue")
     page.check("#consent-box")
     page.click("#consent-continue")
-    page.wait_for_selector("#screen-check")
-    page.click("#screen-continue")
-    assert page.is_disabled("#screen-continue")
-    page.click("#screen-continue", force=True)
+    assert page.is_disabled("#consent-continue")
+    page.click("#consent-continue", force=True)
     page.wait_for_selector("#instructions", timeout=20000)
     assert joins == [201, 200]
     manage(embedded_platform.env, "shell", "-c",

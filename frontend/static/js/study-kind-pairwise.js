@@ -6,8 +6,11 @@
 //                            (trial: GET /api/participate/next/). page.h builds elements,
 //                            page.accepting() says whether answers are taken now, and
 //                            page.answer(fields, picked) sends {choice} or {order} once (picked: the
-//                            element to mark as chosen). Buttons that answer carry data-answer: the
-//                            page enables them once the trial has been seen.
+//                            element to mark as chosen). page.imageBox(url, alt) → {box, img}: an image
+//                            that carries the synchronised zoom loupe; page.zooming() is true while the
+//                            loupe is on (a click on an image then only moves the loupe). Buttons that
+//                            answer carry data-answer: the page enables them once the trial has been seen.
+//                            The stage fills the height it is given (the trial fits the window).
 // A new kind is a class in studies/kinds.py and a module like this one.
 
 export const heading = "Which retouched portrait is better?";
@@ -17,15 +20,16 @@ export function keyHints(info, h) {
     " right is better", info.allow_tie ? h("span", {}, " · ", h("kbd", { text: "space" }), " no preference") : null);
 }
 
-export function trialView(trial, { h, answer }) {
+export function trialView(trial, { h, answer, imageBox, zooming }) {
   const buttons = {};
   const images = [];
   const choose = (choice) => answer({ choice }, buttons[choice]);
   const side = (choice, url, alt, ...label) => {
-    const img = h("img", { src: url, alt, draggable: "false" });
+    const { box, img } = imageBox(url, alt);
     images.push(img);
     buttons[choice] = h("button", { class: "p-choice", id: `choose-${choice}`, "data-answer": true, disabled: true,
-      onclick: () => choose(choice) }, img, h("span", { class: "p-choice-label" }, ...label));
+      onclick: (e) => { if (!(zooming() && e.target.closest(".p-img-box"))) choose(choice); } },
+    box, h("span", { class: "p-choice-label" }, ...label));
     return buttons[choice];
   };
   const stage = h("div", { class: "p-pair" },
@@ -37,6 +41,7 @@ export function trialView(trial, { h, answer }) {
       onclick: () => choose("tie") }, "No preference ", h("kbd", { text: "space" }));
   }
   const key = (e) => {
+    if (e.shiftKey || e.ctrlKey || e.metaKey || e.altKey) return null;
     if (e.key === "ArrowLeft") return () => choose("left");
     if (e.key === "ArrowRight") return () => choose("right");
     if ((e.key === " " || e.code === "Space") && trial.allow_tie) return () => choose("tie");

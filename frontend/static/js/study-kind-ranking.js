@@ -8,17 +8,18 @@ export function keyHints(info, h) {
     h("kbd", { text: String(info.rank_k) }), "), drag to reorder, then ", h("kbd", { text: "Enter" }), ".");
 }
 
-export function trialView(trial, { h, answer, accepting }) {
+export function trialView(trial, { h, answer, accepting, imageBox, zooming }) {
   const n = trial.candidates.length;
   let order = [];
   const images = [];
   const cards = trial.candidates.map((url, i) => {
-    const img = h("img", { src: url, alt: `Result ${i + 1}`, draggable: "false" });
+    const { box, img } = imageBox(url, `Result ${i + 1}`);
     images.push(img);
-    return h("button", { class: "p-cand", "data-index": i, "data-answer": true, disabled: true, onclick: () => toggle(i) },
-      img, h("span", { class: "p-rank" }));
+    return h("button", { class: "p-cand", id: `cand-${i}`, "data-index": i, "data-answer": true, disabled: true, "aria-pressed": "false",
+      onclick: (e) => { if (!(zooming() && e.target.closest(".p-img-box"))) toggle(i); } },
+    box, h("span", { class: "p-cand-label" }, h("kbd", { text: String(i + 1) }), ` Result ${i + 1}`), h("span", { class: "p-rank" }));
   });
-  const list = h("ol", { class: "p-order", id: "order" });
+  const list = h("ol", { class: "p-order", id: "order", "aria-label": "Your ranking, best first" });
   const submitButton = h("button", { class: "button", id: "submit-rank", text: "Submit ranking", disabled: true,
     onclick: () => submit() });
 
@@ -26,6 +27,7 @@ export function trialView(trial, { h, answer, accepting }) {
     for (const card of cards) {
       const at = order.indexOf(Number(card.dataset.index));
       card.classList.toggle("ranked", at >= 0);
+      card.setAttribute("aria-pressed", String(at >= 0));
       card.querySelector(".p-rank").textContent = at >= 0 ? String(at + 1) : "";
     }
     list.replaceChildren(...order.map((i, pos) => {
@@ -41,6 +43,7 @@ export function trialView(trial, { h, answer, accepting }) {
       return li;
     }));
     submitButton.disabled = order.length !== n;
+    if (order.length === n && accepting()) submitButton.focus({ preventScroll: true });  // the next control
   }
   function toggle(i) {
     if (!accepting()) return;
@@ -52,12 +55,14 @@ export function trialView(trial, { h, answer, accepting }) {
     if (order.length === n) answer({ order: [...order] });
   }
   const key = (e) => {
+    if (e.shiftKey || e.ctrlKey || e.metaKey || e.altKey) return null;
     const k = Number(e.key);
     if (k >= 1 && k <= n) return () => toggle(k - 1);
     return e.key === "Enter" ? submit : null;
   };
-  const stage = h("div", { class: "p-rank-stage" }, h("div", { class: "p-cands", id: "candidates" }, ...cards),
+  const stage = h("div", { class: "p-rank-stage" }, h("div", { class: "p-cands", id: "candidates", style: null }, ...cards),
     h("div", { class: "p-rank-bar" }, list,
-      h("button", { class: "button ghost small", text: "Reset", onclick: () => { order = []; draw(); } }), submitButton));
+      h("button", { class: "button ghost small", id: "reset-rank", text: "Reset", onclick: () => { order = []; draw(); } }), submitButton));
+  stage.style.setProperty("--cands", String(n));
   return { stage, foot: null, images, key };
 }
