@@ -19,6 +19,7 @@ import inference.engines as engines
 from inference import modelstore
 from studies import engine_items, setup
 from studies.models import JobItem, Study
+from webapp import events
 from webapp.annotation import selectors as annotation_selectors
 from webapp.annotation.export import frozen_or_refuse
 from webapp.annotation.models import AnnotationProject
@@ -221,6 +222,9 @@ def open_if_filled(comparison: StudyComparison) -> bool:
         return False  # another finishing job opened it
     setup.set_status(Study.objects.get(pk=study.pk), Study.Status.OPEN)
     log.info("study %s filled from its jobs and opened", study.pk)
+    # the model page listens on /ws/jobs/: tell it (a job event without a job, carrying "registry")
+    events.publish(events.user_group(study.owner_id), {"type": "job.event", "id": None, "status": "", "registry": {
+        "run": comparison.run_id, "study": study.pk, "study_status": Study.Status.OPEN}})
     return True
 
 

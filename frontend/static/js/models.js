@@ -278,7 +278,9 @@ const refreshSoon = () => { clearTimeout(refresh); refresh = setTimeout(() => lo
 function onJobEvent(msg) {
   if (msg.type !== "job" || !run) return;
   const t = msg.training;
-  if (t && t.run === runId) {
+  if (msg.registry?.run === runId) {
+    refreshSoon(); // a comparison study of this version opened
+  } else if (t && t.run === runId) {
     for (const p of t.points || []) if (!points.length || p[0] > points.at(-1)[0]) points.push(p);
     if (t.points?.length) drawLoss();
     setStats(t);
