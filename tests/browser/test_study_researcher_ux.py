@@ -130,6 +130,12 @@ def test_scores_say_win_rate_and_share_of_selections_as_the_json_has_them(embedd
         shares += float(share.rstrip("%"))
     assert abs(shares - 100) < 0.2  # shares of all selections add up; win rates need not
     assert abs(sum(res["win_rate"].values()) - 1) > 0.05
+
+    # the raw responses export sits beside the others: one row per answer
+    href = page.get_attribute("#responses-export", "href")
+    assert href == f"/api/studies/{study['id']}/responses.csv"
+    rows = page.evaluate("async (u) => (await (await fetch(u)).text()).trim().split('\\n').length", href)
+    assert rows == 1 + 48
     assert not page.js_errors
 
 

@@ -8,8 +8,8 @@ const id = document.getElementById("setup-script").dataset.study;
 const form = document.getElementById("settings");
 let study = null;
 const NUMBERS = ["rank_k", "participants_wanted", "recruit_margin", "trials_per_participant", "practice_trials", "attention_every",
-  "min_width", "min_height", "min_view_ms", "speeder_ms", "attention_threshold", "straightline_share", "gap_ms"];
-const BOOLEANS = ["allow_tie", "exclude_flagged", "prolific_redirect", "fullscreen", "questionnaire"];
+  "min_width", "min_height", "min_view_ms", "speeder_ms", "attention_threshold", "straightline_share"];
+const BOOLEANS = ["allow_tie", "exclude_flagged", "prolific_redirect"];
 
 // form: false leaves the protocol form alone (a live refresh must not undo what is being typed).
 function render({ form: fields = true } = {}) {
@@ -101,15 +101,18 @@ document.getElementById("preview-delete").addEventListener("click", async () => 
 });
 
 const itemForm = document.getElementById("item-form");
+const ITEM_NOTE = document.getElementById("item-form-note").textContent;
 function renderItemForm() {
   const box = document.getElementById("item-form-methods");
-  const have = [...box.querySelectorAll("input[type=file]")].map((i) => i.dataset.method);
   const names = study.methods.map((m) => m.name);
+  const frozen = study.joined ? "Participants have joined: items are frozen." : "";
+  document.getElementById("item-submit").disabled = !names.length || Boolean(frozen);
+  document.getElementById("item-form-note").textContent = frozen || ITEM_NOTE;
+  const have = [...box.querySelectorAll("input[type=file]")].map((i) => i.dataset.method);
   if (have.length === names.length && have.every((n, k) => n === names[k])) return;  // keep chosen files
   box.replaceChildren(...(names.length ? names.map((n) => el("label", {}, `Output of ${n}`,
     el("input", { type: "file", name: `output:${n}`, "data-method": n, accept: "image/jpeg,image/png,image/tiff", required: "" })))
     : [el("p", { class: "muted small", text: "Add the study's methods first: the item needs one output per method." })]));
-  document.getElementById("item-submit").disabled = !names.length;
 }
 
 itemForm.addEventListener("submit", async (e) => {
@@ -124,7 +127,8 @@ itemForm.addEventListener("submit", async (e) => {
     await load({ form: false });
     openPreview(study.items.findIndex((it) => it.id === item.id));
   } catch (err) { toast(err.message, "error"); }
-  button.disabled = false; button.textContent = "Add item";
+  button.textContent = "Add item";
+  renderItemForm();
 });
 
 async function load(options) { study = await api(`/api/studies/${id}/`); render(options); }
