@@ -1,4 +1,5 @@
 import { api, el, toast, upload } from "./api.js";
+import { tooLarge } from "./upload-limit.js";
 
 const grid = document.getElementById("photo-grid");
 const empty = document.getElementById("empty-library");
@@ -22,6 +23,8 @@ async function send(file) {
     el("div", { class: "progress" }, el("div", { class: "bar" })), el("span", { class: "state", text: "Uploading" }));
   document.getElementById("upload-list").prepend(row);
   const bar = row.querySelector(".bar"); const state = row.querySelector(".state");
+  const refusal = tooLarge(file); // refused before a byte is sent; the server checks again
+  if (refusal) { row.classList.add("error"); state.textContent = refusal; toast(`${file.name}: ${refusal}`, "error"); return; }
   const form = new FormData(); form.append("file", file);
   try {
     const photo = await upload("/api/photos/", form, (f) => {
