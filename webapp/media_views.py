@@ -13,12 +13,16 @@ path reaches a file its plain spelling would not. Then the first folder names th
 
 Anonymous callers get 403; everyone else gets 404 for a file they may not see or that does not
 exist (the two are not told apart).
+
+``?download=<name>`` serves the file as an attachment saved under that name (the /try/ pages ask
+for ``<photo>-retouched.png`` and the like); the stored file's extension always ends it.
 """
 
 from __future__ import annotations
 
 import mimetypes
 import posixpath
+import re
 import uuid
 
 from django.core.files.storage import default_storage
@@ -90,6 +94,15 @@ def _user(request):
     return result[0] if result else request.user
 
 
+def download_name(asked: str, path: str) -> str | None:
+    """The file name to save ``path`` under, from ``?download=``: letters, digits and ``-_.() `` only,
+    at most 120 characters, ending in the stored file's own extension; None when nothing is left."""
+    stem = posixpath.basename(asked.replace("\\", "/")).strip()
+    stem = re.sub(r"\.[A-Za-z0-9]{1,5}$", "", stem)
+    stem = re.sub(r"[^\w\-. ()]+", "-", stem).strip(" .-")[:120]
+    return f"{stem}{posixpath.splitext(path)[1]}" if stem else None
+
+
 def serve_media(request, path: str):
     user = _user(request)
     if not user.is_authenticated or not user.is_active:
@@ -98,6 +111,8 @@ def serve_media(request, path: str):
     if clean is None or not may_see(user, clean) or not default_storage.exists(clean):
         raise NotFound("No such file.")
     content_type = mimetypes.guess_type(clean)[0] or "application/octet-stream"
-    response = FileResponse(default_storage.open(clean, "rb"), content_type=content_type)
+    save_as = download_name(request.GET.get("download", ""), clean)
+    response = FileResponse(default_storage.open(clean, "rb"), content_type=content_type,
+                            as_attachment=save_as is not None, filename=save_as or posixpath.basename(clean))
     response["Cache-Control"] = "private, max-age=3600"
     return response
