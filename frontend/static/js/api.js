@@ -63,8 +63,9 @@ async function withTicket(url) {
 
 // A WebSocket that reconnects with backoff; onMessage gets parsed JSON. A refusal (4400–4499) ends it:
 // no reconnect, handle.refused becomes {code, reason}, and onRefused(code, reason) is called (without
-// an onRefused the refusal is shown as a toast).
-export function socket(path, onMessage, { onOpen, onRefused } = {}) {
+// an onRefused the refusal is shown as a toast). onClose(event) is called whenever an open or
+// opening connection drops and a reconnection is scheduled (pages show an offline state).
+export function socket(path, onMessage, { onOpen, onRefused, onClose } = {}) {
   let ws; let delay = 500; let closed = false; let retry = null; let refused = null;
   const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}`;
   const open = async () => {
@@ -85,6 +86,7 @@ export function socket(path, onMessage, { onOpen, onRefused } = {}) {
         return;
       }
       retry = setTimeout(open, delay); delay = Math.min(delay * 2, 8000);
+      onClose?.(e);
     };
   };
   const handle = {

@@ -4,6 +4,7 @@
 // takes the clicks (the click-retouching session does not see them) and shows the blemish result.
 import { el, toast } from "./api.js";
 import { outputUrl, runJob } from "./jobs.js";
+import { blurSlidersOnRelease, downloadName, sentence, setDownload } from "./try-common.js";
 
 const root = document.getElementById("try");
 const canvas = document.getElementById("canvas");
@@ -74,14 +75,15 @@ async function run() {
     const url = outputUrl(job, "image");
     $("blm-result").src = url;
     section.dataset.resultUrl = url;
-    const link = $("blm-download");
-    link.href = url; link.hidden = false;
-    link.setAttribute("download", `${(photo.original_name || "photo").replace(/\.[^.]+$/, "")}-blemishes.png`);
+    setDownload($("blm-download"), url, downloadName(photo.original_name, "blemishes", url));
     drawSpots();
     $("blm-status").textContent = job.info.note || `${job.info.faces_found} face(s) · ${Math.round(job.info.ms.total)} ms in the engine`;
     section.dataset.state = "ready";
   } catch (error) {
-    if (mine === seq) { toast(error.message, "error"); $("blm-status").textContent = error.message; section.dataset.state = "error"; }
+    if (mine === seq) {
+      const message = sentence(error, "look for blemishes");
+      toast(message, "error"); $("blm-status").textContent = message; section.dataset.state = "error";
+    }
   } finally { if (mine === seq) document.getElementById("busy").hidden = true; }
 }
 
@@ -95,10 +97,10 @@ function toggle() {
   if (active) run(); else section.dataset.state = "off";
 }
 
-layer.addEventListener("mousedown", (e) => {
+layer.addEventListener("pointerdown", (e) => {
   // the tool owns clicks while it is on: the click-retouching session must not see them
   e.stopPropagation(); e.preventDefault();
-  if (!photo || e.button !== 0) return;
+  if (!photo || e.button !== 0 || !e.isPrimary) return;
   const r = layer.getBoundingClientRect();
   const x = Math.round(((e.clientX - r.left) / r.width) * photo.width * 10) / 10;
   const y = Math.round(((e.clientY - r.top) / r.height) * photo.height * 10) / 10;
@@ -114,6 +116,7 @@ layer.addEventListener("mousedown", (e) => {
   runSoon(150);
 });
 layer.addEventListener("contextmenu", (e) => e.preventDefault());
+blurSlidersOnRelease(section);
 
 $("blm-on").addEventListener("change", toggle);
 $("blm-show").addEventListener("change", () => layer.classList.toggle("hide-spots", !$("blm-show").checked));

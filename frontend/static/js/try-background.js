@@ -4,6 +4,8 @@
 // page. Letting go renders that placement at full resolution (a job with placement {x, y, scale}).
 import { api, el, toast, upload } from "./api.js";
 import { outputUrl, runJob } from "./jobs.js";
+import { blurSlidersOnRelease, compareControl, downloadName, sentence, setDownload, sizeStage, zoomPan } from "./try-common.js";
+import { tooLarge } from "./upload-limit.js";
 
 const root = document.getElementById("bgr");
 const $ = (id) => document.getElementById(id);
@@ -64,7 +66,7 @@ function choose(slot, p) {
     imgBefore.src = background.urls.display; imgResult.removeAttribute("src");
     box.hidden = true; live.hidden = true; hints.hidden = true;
     $("bgr-title").textContent = `${person ? (person.original_name || `Photo ${person.id}`) : "…"} on ${background.original_name || `Photo ${background.id}`}`;
-    layout();
+    layout(); zoom.reset();
   }
 }
 
@@ -72,6 +74,9 @@ function setupUpload() {
   const input = $("upload"); if (!input) return;
   input.addEventListener("change", async () => {
     const file = input.files[0]; if (!file) return;
+    const refusal = tooLarge(file), note = $("upload-error");
+    note.hidden = !refusal; note.textContent = refusal || "";
+    if (refusal) { toast(refusal, "error"); input.value = ""; return; } // refused before a byte is sent
     const form = new FormData(); form.append("file", file);
     $("status").textContent = "Uploading…";
     try {
@@ -79,7 +84,7 @@ function setupUpload() {
       photos.unshift(p);
       choose(person ? "background" : "person", p);
       $("status").textContent = "";
-    } catch (error) { toast(error.message, "error"); $("status").textContent = ""; }
+    } catch (error) { const message = sentence(error, "upload the photo"); toast(message, "error"); $("status").textContent = message; }
     input.value = "";
   });
 }
@@ -87,6 +92,7 @@ function setupUpload() {
 // ---------------------------------------------------------------- geometry
 function layout() {
   if (!background || canvas.hidden) return;
+  sizeStage(wrap, background.width, background.height);
   const W = wrap.clientWidth - 32, H = wrap.clientHeight - 32;
   const s = Math.min(W / background.width, H / background.height);
   canvas.style.width = `${Math.round(background.width * s)}px`;
@@ -94,6 +100,7 @@ function layout() {
   for (const c of [live, hints]) { c.width = Math.round(background.width * s); c.height = Math.round(background.height * s); }
   drawBox(); drawHints();
   if (!live.hidden) drawLive();
+  zoom?.apply();
 }
 
 function boxOf(p) {
@@ -249,9 +256,8 @@ function showResult(job, p) {
   imgResult.src = url;
   root.dataset.resultUrl = url; root.dataset.job = String(job.id);
   rendered = key(p);
-  const link = $("download");
-  link.href = url; link.hidden = false;
-  link.setAttribute("download", `${(person.original_name || "person").replace(/\.[^.]+$/, "")}-on-${(background.original_name || "background").replace(/\.[^.]+$/, "")}.png`);
+  const scene = (background.original_name || "background").replace(/\.[^.]+$/, "");
+  setDownload($("download"), url, downloadName(person.original_name || "person", `on-${scene}`, url));
 }
 
 async function find() {
@@ -279,7 +285,7 @@ async function find() {
     $("latency").textContent = `${Math.round(performance.now() - t0)} ms · engine ${Math.round(info.ms.total)} ms`;
     setState("placed");
   } catch (error) {
-    toast(error.message, "error"); $("status").textContent = error.message; setState("choosing");
+    const message = sentence(error, "find placements"); toast(message, "error"); $("status").textContent = message; setState("choosing");
   } finally { busy.hidden = true; $("btn-find").disabled = false; }
 }
 
@@ -300,7 +306,7 @@ async function render() {
     $("latency").textContent = `${Math.round(performance.now() - t0)} ms · engine ${Math.round(job.info.ms.total)} ms`;
     setState("placed");
   } catch (error) {
-    if (seq === renderSeq) { toast(error.message, "error"); setState("placed"); }
+    if (seq === renderSeq) { const message = sentence(error, "render this placement"); toast(message, "error"); $("status").textContent = message; setState("placed"); }
   } finally { if (seq === renderSeq) busy.hidden = true; }
 }
 
@@ -314,7 +320,7 @@ function liveUpdate() {
 // drag to move
 let drag = null;
 box.addEventListener("pointerdown", (e) => {
-  if (!current) return;
+  if (!current || !e.isPrimary) return;
   e.preventDefault();
   box.setPointerCapture(e.pointerId);
   drag = { x: e.clientX, y: e.clientY, start: { ...current } };
@@ -343,22 +349,19 @@ function resize(factor) {
 let resizeTimer = null;
 const renderSoon = () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(render, 450); };
 $("size").addEventListener("input", () => { resize((Number($("size").value) * baseScale) / current.scale); renderSoon(); });
-canvas.addEventListener("wheel", (e) => { if (!current) return; e.preventDefault(); resize(e.deltaY < 0 ? 1.04 : 1 / 1.04); renderSoon(); }, { passive: false });
+// the wheel over the person resizes them; anywhere else it zooms the view (zoomPan)
+box.addEventListener("wheel", (e) => { if (!current) return; e.preventDefault(); resize(e.deltaY < 0 ? 1.04 : 1 / 1.04); renderSoon(); }, { passive: false });
 
 $("btn-find").addEventListener("click", find);
 $("harmonize").addEventListener("change", () => { if (search) render(); });
-$("split").addEventListener("input", () => {
-  canvas.style.setProperty("--split", `${$("split").value}%`);
-  $("out-split").textContent = `${$("split").value}%`;
-  canvas.classList.toggle("split-on", Number($("split").value) > 0);
-});
 $("view-hints").addEventListener("click", () => {
   hints.hidden = !hints.hidden; $("view-hints").classList.toggle("active", !hints.hidden); drawHints();
 });
 $("view-result").addEventListener("click", () => { live.hidden = true; imgResult.hidden = false; });
-document.addEventListener("keydown", (e) => { if (e.key.toLowerCase() === "b" && !e.target.closest?.("input, select, textarea")) canvas.classList.add("before-only"); });
-document.addEventListener("keyup", (e) => { if (e.key.toLowerCase() === "b") canvas.classList.remove("before-only"); });
 window.addEventListener("resize", layout);
+blurSlidersOnRelease(root);
+const zoom = zoomPan({ wrap, canvas, imageWidth: () => background?.width, onGesture: () => { if (drag) endDrag(); } });
+compareControl({ canvas, group: $("compare"), wrap });
 imgBefore.addEventListener("load", layout);
 
 setupUpload();

@@ -1,6 +1,8 @@
 // /try/harmonize/: paste a person into a scene (or take a composite + mask), mark a reference
 // region (box or brush), and run the `harmonize` engine as an ordinary job (/api/jobs/).
 import { api, el, socket, toast, upload } from "./api.js";
+import { blurSlidersOnRelease, compareControl, downloadName, sentence, setDownload, sizeStage, zoomPan } from "./try-common.js";
+import { tooLarge } from "./upload-limit.js";
 
 const root = document.getElementById("harm");
 const $ = (id) => document.getElementById(id);
@@ -18,6 +20,7 @@ let box = null;                        // [x0, y0, x1, y1] in photo pixels
 let painted = false;
 let job = null;
 let jobs = null;
+let lastRun = null;                    // {reference, seconds} of the result on show
 
 const byId = (id) => photos.find((p) => p.id === Number(id));
 const label = (p) => `${p.original_name || `Photo ${p.id}`} (${p.width}×${p.height})`;
@@ -34,9 +37,12 @@ function setStep(step) {
 }
 
 function fit(w, h) {
+  canvas.hidden = false; $("harm-empty").hidden = true;
+  sizeStage(wrap, w, h);
   const W = wrap.clientWidth - 32, H = wrap.clientHeight - 32, s = Math.min(W / w, H / h);
   canvas.style.width = `${Math.round(w * s)}px`; canvas.style.height = `${Math.round(h * s)}px`;
   canvas.hidden = false; $("harm-empty").hidden = true;
+  zoom?.apply(); compare?.placeLabels();
 }
 
 function frame() { return target ? target.photo : bg; }
@@ -56,7 +62,7 @@ function showPaste() {
   person = byId($("pick-person").value) || null; bg = byId($("pick-bg").value) || null;
   $("btn-paste").disabled = !(person && bg);
   if (!bg) return;
-  imgBg.src = bg.urls.display; imgResult.hidden = true; fit(bg.width, bg.height);
+  imgBg.src = bg.urls.display; imgResult.hidden = true; fit(bg.width, bg.height); zoom.reset();
   if (person) {
     place.scale = Math.min(1, (0.8 * bg.height) / person.height);
     place.x = (bg.width - person.width * place.scale) / 2; place.y = bg.height - person.height * place.scale;
@@ -115,13 +121,23 @@ $("pick-composite").addEventListener("change", () => {
   const p = byId($("pick-composite").value); if (!p) return;
   const m = p.masks.filter((k) => k.kind === "foreground").at(-1); useTarget(p, m.id);
 });
+// a file over the server's limit is refused here, before a byte is sent (the server checks again)
+function refuseLarge(files, noteId) {
+  const refusal = files.map(tooLarge).find(Boolean) || null, note = $(noteId);
+  if (note) { note.hidden = !refusal; note.textContent = refusal || ""; }
+  if (refusal) toast(refusal, "error");
+  return refusal;
+}
 $("upload-any")?.addEventListener("change", async (e) => {
-  const form = new FormData(); form.append("file", e.target.files[0]);
+  const file = e.target.files[0]; if (!file) return;
+  if (refuseLarge([file], "upload-error")) { e.target.value = ""; return; }
+  const form = new FormData(); form.append("file", file);
   try { const p = await upload("/api/photos/", form); await loadPhotos({ "pick-person": $("pick-person").value, "pick-bg": $("pick-bg").value }); toast(`Uploaded ${label(p)}; pick it above.`); } catch (error) { toast(error.message, "error"); }
 });
 $("btn-upload-pair")?.addEventListener("click", async () => {
   const c = $("upload-composite").files[0], m = $("upload-mask").files[0];
   if (!c || !m) { toast("Choose the composite and its mask first.", "error"); return; }
+  if (refuseLarge([c, m], "upload-pair-error")) return;
   try {
     const form = new FormData(); form.append("file", c);
     const p = await upload("/api/photos/", form);
@@ -134,15 +150,14 @@ $("btn-upload-pair")?.addEventListener("click", async () => {
 // ---------------------------------------------------------------- reference region
 function useTarget(photo, maskId) {
   target = { photo, mask: maskId };
-  box = null; painted = false; job = null; root.dataset.job = "";
+  box = null; painted = false; job = null; lastRun = null; root.dataset.job = "";
   imgBg.src = photo.urls.display; imgResult.hidden = true; imgResult.removeAttribute("src"); $("download").hidden = true;
-  fit(photo.width, photo.height);
+  fit(photo.width, photo.height); zoom.reset();
   brush.width = Math.min(1600, photo.width); brush.height = Math.round((brush.width * photo.height) / photo.width);
   brush.getContext("2d").clearRect(0, 0, brush.width, brush.height);
   drawForeground(); drawBox(); syncRun();
   $("harm-title").textContent = `${photo.original_name || `Photo ${photo.id}`} · ${photo.width} × ${photo.height}`;
-  $("harm-info").textContent = "";
-  setStep("reference");
+  setStep("reference"); describeReference();
 }
 
 async function drawForeground() {
@@ -155,7 +170,7 @@ async function drawForeground() {
   ctx.drawImage(img, 0, 0, fgOverlay.width, fgOverlay.height);
   const d = ctx.getImageData(0, 0, fgOverlay.width, fgOverlay.height);
   for (let i = 0; i < d.data.length; i += 4) { const a = d.data[i]; d.data[i] = 250; d.data[i + 1] = 204; d.data[i + 2] = 21; d.data[i + 3] = a * 0.35; }
-  ctx.putImageData(d, 0, 0); fgOverlay.hidden = !$("view-regions").classList.contains("active");
+  ctx.putImageData(d, 0, 0); fgOverlay.hidden = !regionsOn();
 }
 
 function photoPoint(e) {
@@ -165,7 +180,7 @@ function photoPoint(e) {
 }
 
 function drawBox() {
-  boxEl.hidden = !box || !$("view-regions").classList.contains("active");
+  boxEl.hidden = !box || !regionsOn();
   if (!box) return;
   const p = target.photo;
   Object.assign(boxEl.style, { left: `${(100 * box[0]) / p.width}%`, top: `${(100 * box[1]) / p.height}%`,
@@ -181,9 +196,10 @@ function paint(pt) {
 
 let down = null;
 canvas.addEventListener("pointerdown", (e) => {
-  if (!target || root.dataset.step === "photos" || e.target === imgPerson) return;
+  if (!target || root.dataset.step === "photos" || e.target === imgPerson || !e.isPrimary) return;
   e.preventDefault(); canvas.setPointerCapture(e.pointerId);
-  const pt = photoPoint(e); down = pt;
+  setRegions(true); // what is being drawn is always visible
+  const pt = photoPoint(e); down = { ...pt, box };
   if (tool === "box") { box = [pt.x, pt.y, pt.x, pt.y]; drawBox(); } else paint(pt);
 });
 canvas.addEventListener("pointermove", (e) => {
@@ -195,16 +211,38 @@ canvas.addEventListener("pointerup", () => {
   if (!down) return;
   down = null;
   if (tool === "box" && box && (box[2] - box[0] < 3 || box[3] - box[1] < 3)) { box = null; drawBox(); }
-  syncRun();
+  syncRun(); describeReference();
 });
+// a second finger (pinch) or a pan takes over: the box being drawn goes back to what it was
+const cancelDrawing = () => { if (!down) return; if (tool === "box") { box = down.box; drawBox(); } down = null; syncRun(); };
 
 function setTool(t) {
   tool = t; $("tool-box").classList.toggle("active", t === "box"); $("tool-brush").classList.toggle("active", t === "brush");
   $("brush-size-row").hidden = t !== "brush"; canvas.classList.add("drawing");
+  setRegions(true);
 }
-$("tool-box").addEventListener("click", () => { setTool("box"); brush.getContext("2d").clearRect(0, 0, brush.width, brush.height); painted = false; syncRun(); });
-$("tool-brush").addEventListener("click", () => { setTool("brush"); box = null; drawBox(); syncRun(); });
-$("tool-clear").addEventListener("click", () => { box = null; drawBox(); brush.getContext("2d").clearRect(0, 0, brush.width, brush.height); painted = false; syncRun(); });
+$("tool-box").addEventListener("click", () => { setTool("box"); brush.getContext("2d").clearRect(0, 0, brush.width, brush.height); painted = false; syncRun(); describeReference(); });
+$("tool-brush").addEventListener("click", () => { setTool("brush"); box = null; drawBox(); syncRun(); describeReference(); });
+$("tool-clear").addEventListener("click", () => { box = null; drawBox(); brush.getContext("2d").clearRect(0, 0, brush.width, brush.height); painted = false; syncRun(); describeReference(); });
+
+// The info line always describes what is on screen: the reference being drawn, and (after a run)
+// which reference the result on show used — never a box once the brush is the tool.
+const regionText = (reference) => (reference?.box ? `box ${reference.box.join(", ")}` : "the painted region");
+function currentReference() {
+  if (tool === "brush") return painted ? { mask: "painted" } : null;
+  return box ? { box: box.map((v) => Math.round(v)) } : null;
+}
+function describeReference() {
+  const info = $("harm-info"), now = currentReference();
+  const hint = tool === "brush" ? "Paint over the part of the scene the person should match." : "Drag a box over the part of the scene the person should match.";
+  if (lastRun && JSON.stringify(now) === JSON.stringify(lastRun.shown)) {
+    info.textContent = `Matched the person to ${regionText(lastRun.reference)} · ${lastRun.seconds.toFixed(1)} s`;
+  } else if (lastRun) {
+    info.textContent = `The result on show matched ${regionText(lastRun.reference)}. ${now ? `Press Harmonize to match ${regionText(now)} instead.` : hint}`;
+  } else {
+    info.textContent = now ? `Reference: ${regionText(now)}. Press Harmonize.` : hint;
+  }
+}
 $("brush-size").addEventListener("input", () => { $("out-brush").textContent = `${$("brush-size").value} px`; });
 $("strength").addEventListener("input", () => { $("out-strength").textContent = Number($("strength").value).toFixed(2); });
 function syncRun() { $("btn-run").disabled = !target || !(box || painted); }
@@ -229,12 +267,15 @@ $("btn-run").addEventListener("click", async () => {
   try {
     const reference = tool === "brush" && painted ? { mask: await brushMask() } : { box: box.map((v) => Math.round(v)) };
     const created = await api("/api/jobs/", { method: "POST", body: { engine: "harmonize", inputs: { photo: target.photo.id, mask: target.mask, reference }, params: { strength: Number($("strength").value) }, output_format: $("output-format").value } });
-    job = { id: created.id, started, reference };
+    job = { id: created.id, started, reference, shown: currentReference() };
     root.dataset.job = created.id;
     jobs ??= socket("/ws/jobs/", (m) => m.type === "job" && m.id === job?.id && onJob(m));
     const poll = async () => { if (!job || job.id !== created.id) return; const j = await api(`/api/jobs/${created.id}/`).catch(() => null); if (j) onJob(j); if (job?.id === created.id) setTimeout(poll, 1200); };
     setTimeout(poll, 1200);
-  } catch (error) { toast(error.message, "error"); $("busy").hidden = true; syncRun(); $("harm-info").textContent = ""; }
+  } catch (error) {
+    const message = sentence(error, "start harmonizing");
+    toast(message, "error"); $("busy").hidden = true; syncRun(); $("harm-info").textContent = message;
+  }
 });
 
 function onJob(j) {
@@ -243,27 +284,23 @@ function onJob(j) {
   if (j.status !== "succeeded") { toast(j.error || `The job ${j.status}.`, "error"); $("harm-info").textContent = j.error || ""; return; }
   const out = j.outputs.find((o) => o.name === "image");
   imgResult.src = out.url; imgResult.hidden = false; root.dataset.resultUrl = out.url;
-  $("download").href = out.url; $("download").hidden = false;
-  const region = done.reference.box ? `box ${done.reference.box.join(", ")}` : "the painted region";
-  $("harm-info").textContent = `Matched the person to ${region} · ${((performance.now() - done.started) / 1000).toFixed(1)} s`;
-  setView("after"); setStep("result");
+  setDownload($("download"), out.url, downloadName(target.photo.original_name, "harmonized", out.url));
+  lastRun = { reference: done.reference, shown: done.shown, seconds: (performance.now() - done.started) / 1000 };
+  describeReference();
+  compare.setMode("after"); setStep("result");
 }
 
 // ---------------------------------------------------------------- views
-function setView(v) {
-  imgResult.hidden = v === "before" || !imgResult.getAttribute("src");
-  $("view-before").classList.toggle("active", v === "before"); $("view-after").classList.toggle("active", v === "after");
-}
-$("view-before").addEventListener("click", () => setView("before"));
-$("view-after").addEventListener("click", () => setView("after"));
-$("view-regions").addEventListener("click", () => {
-  const on = !$("view-regions").classList.contains("active");
-  $("view-regions").classList.toggle("active", on);
+const regionsOn = () => $("view-regions").classList.contains("active");
+function setRegions(on) {
+  $("view-regions").classList.toggle("active", on); $("view-regions").setAttribute("aria-pressed", String(on));
   fgOverlay.hidden = !on || !target; brush.style.visibility = on ? "visible" : "hidden"; drawBox();
-});
-$("btn-restart").addEventListener("click", () => { target = null; canvas.hidden = true; $("harm-empty").hidden = false; setStep("photos"); showPaste(); });
-document.addEventListener("keydown", (e) => { if (e.key.toLowerCase() === "b" && !e.target.closest?.("input, select")) setView("before"); });
-document.addEventListener("keyup", (e) => { if (e.key.toLowerCase() === "b") setView("after"); });
+}
+$("view-regions").addEventListener("click", () => setRegions(!regionsOn()));
+$("btn-restart").addEventListener("click", () => { target = null; lastRun = null; canvas.hidden = true; $("harm-empty").hidden = false; wrap.style.height = ""; setStep("photos"); showPaste(); });
 window.addEventListener("resize", () => { const f = frame(); if (f && !canvas.hidden) fit(f.width, f.height); });
+blurSlidersOnRelease(root);
+const zoom = zoomPan({ wrap, canvas, imageWidth: () => frame()?.width, onGesture: cancelDrawing });
+const compare = compareControl({ canvas, group: $("compare"), wrap });
 
 loadPhotos().catch((error) => toast(error.message, "error"));

@@ -1,8 +1,11 @@
 // /try/: click-guided retouching over the /ws/sessions/<id>/ WebSocket.
 // Every change (click, undo, redo, reset, slider) sends the full click list with a new seq; the
 // server answers only the newest seq. Results already seen are cached by (clicks, params), so
-// undo/redo show them at once without a round trip.
+// undo/redo show them at once without a round trip. While the socket is down an offline banner says
+// so, new clicks are held (drawn as pending) and the current click list is sent on reconnection.
 import { api, el, socket, toast, upload } from "./api.js";
+import { blurSlidersOnRelease, compareControl, downloadName, isNetworkError, isTyping, sentence, setDownload, sizeStage, zoomPan } from "./try-common.js";
+import { tooLarge } from "./upload-limit.js";
 
 const root = document.getElementById("try");
 const engine = root.dataset.engine;
@@ -10,7 +13,7 @@ const $ = (id) => document.getElementById(id);
 const wrap = $("canvas-wrap"), canvas = $("canvas"), picker = $("picker");
 const imgBefore = $("img-before"), imgResult = $("img-result"), imgResidual = $("img-residual");
 const markers = $("markers"), busy = $("busy"), latency = $("latency");
-const strength = $("strength"), background = $("background"), split = $("split");
+const strength = $("strength"), background = $("background"), offline = $("offline");
 
 let photo = null;          // the PhotoSerializer object
 let session = null;        // {id}
@@ -23,6 +26,11 @@ const results = new Map(); // key → {seq, url, residual_url, server_ms}
 let view = "result";
 let jobsSocket = null;
 let fullJob = null;
+let online = false;        // the session's socket is open
+let held = 0;              // changes made while it was not
+let shownClicks = [];      // the click list of the result on screen (other markers are pending)
+let positiveMode = true;   // what a click or tap adds (right click and long press: negative)
+let offlineTimer = null;
 
 const clicks = () => stack[index];
 const params = () => ({ strength: Number(strength.value), background: Number(background.value) });
@@ -49,12 +57,15 @@ function setupUpload() {
   const zone = $("dropzone"); if (!zone) return;
   const input = $("file-input");
   const send = async (file) => {
+    const refusal = tooLarge(file), note = $("upload-error");
+    note.hidden = !refusal; note.textContent = refusal || "";
+    if (refusal) { toast(refusal, "error"); input.value = ""; return; } // refused before a byte is sent
     const bar = $("upload-progress"); bar.hidden = false;
     const form = new FormData(); form.append("file", file);
     try {
       const p = await upload("/api/photos/", form, (f) => { bar.firstElementChild.style.width = `${Math.round(f * 100)}%`; });
       start(p);
-    } catch (error) { toast(error.message, "error"); } finally { bar.hidden = true; }
+    } catch (error) { toast(error.message, "error"); note.hidden = false; note.textContent = error.message; } finally { bar.hidden = true; input.value = ""; }
   };
   input.addEventListener("change", () => input.files[0] && send(input.files[0]));
   zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
@@ -64,36 +75,87 @@ function setupUpload() {
 
 async function start(p) {
   photo = p;
-  stack = [[]]; index = 0; results.clear(); pending = null;
-  ws?.close(); ws = null;
+  stack = [[]]; index = 0; results.clear(); pending = null; shownClicks = []; held = 0;
+  ws?.close(); ws = null; online = false; setOffline(false);
   root.dataset.resultSeq = ""; root.dataset.state = "connecting";
   imgResult.removeAttribute("src"); imgResidual.removeAttribute("src");
   imgBefore.src = p.urls.display;
   $("try-title").textContent = `${p.original_name || `Photo ${p.id}`} · ${p.width} × ${p.height}`;
+  $("try-title").title = $("try-title").textContent;
   picker.hidden = true; canvas.hidden = false;
   window.history.replaceState(null, "", `?photo=${p.id}`);
   root.dispatchEvent(new CustomEvent("try:photo", { detail: p })); // tools of the page (blemish-tool.js)
-  layout(); drawMarkers(); syncButtons();
+  layout(); zoom.reset(); drawMarkers(); syncButtons();
   try {
     session = await api("/api/sessions/", { method: "POST", body: { photo: p.id, engine } });
-  } catch (error) { toast(error.message, "error"); return; }
+  } catch (error) { toast(sentence(error, "open a retouching session"), "error"); return; }
   root.dataset.session = session.id;
-  ws = socket(`/ws/sessions/${session.id}/`, onMessage, { onOpen: () => { root.dataset.state = "ready"; request(true); } });
+  ws = socket(`/ws/sessions/${session.id}/`, onMessage, { onOpen: onOnline, onClose: onOffline });
+}
+
+// ---------------------------------------------------------------- connection state, in words
+function setOffline(on, sent = 0) {
+  clearTimeout(offlineTimer);
+  root.dataset.online = on ? "0" : "1";
+  if (on) {
+    const waiting = held ? ` Your ${held === 1 ? "change is" : `${held} changes are`} kept and will be sent when it is back.` : " Clicks you make now are kept and sent when it is back.";
+    offline.textContent = `The connection to the server was lost — reconnecting…${waiting}`;
+    offline.className = "offline-banner"; offline.hidden = false; offline.dataset.sent = "0";
+    return;
+  }
+  const wasOffline = !offline.hidden && !offline.classList.contains("back");
+  if (!wasOffline) { offline.hidden = true; return; }
+  offline.className = "offline-banner back"; offline.dataset.sent = String(sent);
+  if (sent) {
+    // stays until the result with those changes arrives (onMessage → announceSent)
+    offline.textContent = `Back online — sending your ${sent === 1 ? "waiting change" : `${sent} waiting changes`}…`;
+  } else {
+    offline.textContent = "Back online.";
+    offlineTimer = setTimeout(() => { offline.hidden = true; }, 3000);
+  }
+}
+
+function announceSent() {
+  const sent = Number(offline.dataset.sent || 0);
+  if (offline.hidden || !offline.classList.contains("back") || !sent) return;
+  offline.dataset.sent = "0";
+  offline.textContent = `Back online — your ${sent === 1 ? "waiting change is" : `${sent} waiting changes are`} in the result.`;
+  clearTimeout(offlineTimer);
+  offlineTimer = setTimeout(() => { offline.hidden = true; }, 4000);
+}
+
+function onOnline() {
+  const sent = held;
+  online = true; held = 0; root.dataset.state = "ready";
+  setOffline(false, sent);
+  request(true);
+}
+
+function onOffline() {
+  online = false; root.dataset.state = "offline";
+  if (pending) { pending = null; busy.hidden = true; } // its answer will never come: resent on reconnection
+  latency.textContent = "offline";
+  setOffline(true);
+  drawMarkers();
 }
 
 // ---------------------------------------------------------------- layout and drawing
 function layout() {
-  if (!photo || canvas.hidden) return;
+  if (!photo || canvas.hidden) { wrap.style.height = ""; return; }
+  sizeStage(wrap, photo.width, photo.height);
   const W = wrap.clientWidth - 32, H = wrap.clientHeight - 32;
   const s = Math.min(W / photo.width, H / photo.height);
   canvas.style.width = `${Math.round(photo.width * s)}px`;
   canvas.style.height = `${Math.round(photo.height * s)}px`;
+  zoom?.apply();
 }
 
 function drawMarkers() {
   const list = clicks();
+  const answered = new Set(shownClicks.map((c) => JSON.stringify(c)));
   markers.replaceChildren(...list.map((c, i) => el("span", {
-    class: `marker ${c.positive ? "pos" : "neg"}${i === list.length - 1 ? " latest" : ""}`,
+    class: `marker ${c.positive ? "pos" : "neg"}${i === list.length - 1 ? " latest" : ""}${answered.has(JSON.stringify(c)) ? "" : " pending"}`,
+    title: answered.has(JSON.stringify(c)) ? "" : "Not in the result on show yet",
     style: `left:${(100 * (c.x + 0.5)) / photo.width}%;top:${(100 * (c.y + 0.5)) / photo.height}%`,
   })));
   $("count-pos").textContent = list.filter((c) => c.positive).length;
@@ -108,6 +170,8 @@ function syncButtons() {
 }
 
 function show(result) {
+  shownClicks = result.clicks || [];
+  drawMarkers();
   imgResult.src = result.url;
   imgResidual.src = result.residual_url;
   root.dataset.resultSeq = String(result.seq);
@@ -120,9 +184,13 @@ function request(force = false) {
   const c = clicks(), p = params(), key = keyOf(c, p);
   const cached = results.get(key);
   if (cached && !force) { pending = null; busy.hidden = true; show(cached); return; }
-  if (!ws?.ready) return;
+  if (!ws?.ready || !online) {
+    // held: drawn as pending, sent (as the whole current list) when the socket is back
+    if (session && !force) { held += 1; setOffline(true); }
+    return;
+  }
   seq += 1;
-  pending = { seq, key, sentAt: performance.now() };
+  pending = { seq, key, clicks: c, sentAt: performance.now() };
   busy.hidden = false;
   ws.send({ clicks: c, params: p, seq });
 }
@@ -132,10 +200,11 @@ function onMessage(msg) {
   busy.hidden = true;
   const rtt = performance.now() - pending.sentAt;
   if (msg.type === "result") {
-    const result = { seq: msg.seq, url: msg.url, residual_url: msg.residual_url, server_ms: msg.server_ms };
+    const result = { seq: msg.seq, url: msg.url, residual_url: msg.residual_url, server_ms: msg.server_ms, clicks: pending.clicks };
     results.set(pending.key, result);
     show(result);
     latency.textContent = `${Math.round(rtt)} ms · server ${Math.round(msg.server_ms)} ms`;
+    announceSent();
   } else if (msg.type === "error") {
     toast(msg.detail, "error");
   }
@@ -156,12 +225,52 @@ function pointFrom(event) {
   return { x: Math.round(x * 10) / 10, y: Math.round(y * 10) / 10 };
 }
 
+// Mouse: a left click adds the chosen kind (Emphasise / Leave alone), a right click a negative point.
+// Touch and pen: a tap adds the chosen kind, a long press (half a second) a negative point; a drag
+// or a pinch zooms and pans instead (zoomPan's onGesture drops the pending tap).
+const LONG_PRESS_MS = 500;
+let press = null; // {id, x, y, point, timer, done}
+const cancelPress = () => { if (press) clearTimeout(press.timer); press = null; };
+const addPoint = (point, positive) => commit([...clicks(), { ...point, positive }]);
+
 canvas.addEventListener("contextmenu", (e) => e.preventDefault());
-canvas.addEventListener("mousedown", (e) => {
-  if (!photo || (e.button !== 0 && e.button !== 2)) return;
-  e.preventDefault();
-  commit([...clicks(), { ...pointFrom(e), positive: e.button === 0 }]);
+canvas.addEventListener("pointerdown", (e) => {
+  if (!photo || zoom.panning) return;
+  if (e.pointerType === "mouse") {
+    if (e.button !== 0 && e.button !== 2) return;
+    e.preventDefault();
+    addPoint(pointFrom(e), e.button === 0 ? positiveMode : false);
+    return;
+  }
+  if (!e.isPrimary) return;
+  cancelPress();
+  const mine = { id: e.pointerId, x: e.clientX, y: e.clientY, point: pointFrom(e), done: false };
+  mine.timer = setTimeout(() => {
+    if (press !== mine) return;
+    mine.done = true; navigator.vibrate?.(25);
+    addPoint(mine.point, false);
+  }, LONG_PRESS_MS);
+  press = mine;
 });
+canvas.addEventListener("pointermove", (e) => {
+  if (press && e.pointerId === press.id && Math.hypot(e.clientX - press.x, e.clientY - press.y) > 10) cancelPress();
+});
+canvas.addEventListener("pointerup", (e) => {
+  if (!press || e.pointerId !== press.id) return;
+  const mine = press; cancelPress();
+  if (!mine.done) addPoint(mine.point, positiveMode);
+});
+canvas.addEventListener("pointercancel", cancelPress);
+
+function setPointMode(positive) {
+  positiveMode = positive;
+  root.dataset.pointMode = positive ? "positive" : "negative";
+  for (const [id, on] of [["mode-pos", positive], ["mode-neg", !positive]]) {
+    $(id).classList.toggle("active", on); $(id).setAttribute("aria-pressed", String(on));
+  }
+}
+$("mode-pos").addEventListener("click", () => setPointMode(true));
+$("mode-neg").addEventListener("click", () => setPointMode(false));
 
 const undo = () => { if (index > 0) { index -= 1; request(); } };
 const redo = () => { if (index < stack.length - 1) { index += 1; request(); } };
@@ -170,14 +279,13 @@ $("btn-undo").addEventListener("click", undo);
 $("btn-redo").addEventListener("click", redo);
 $("btn-reset").addEventListener("click", reset);
 $("btn-change").addEventListener("click", () => {
-  picker.hidden = false; canvas.hidden = true; ws?.close(); ws = null; photo = null; syncButtons();
+  picker.hidden = false; canvas.hidden = true; ws?.close(); ws = null; online = false; setOffline(false); photo = null; syncButtons(); layout();
   root.dispatchEvent(new CustomEvent("try:photo", { detail: null }));
 });
 
 for (const [input, out, fmt] of [[strength, "out-strength", (v) => v.toFixed(2)], [background, "out-background", (v) => v.toFixed(2)]]) {
   input.addEventListener("input", () => { $(out).textContent = fmt(Number(input.value)); if (photo) request(); });
 }
-split.addEventListener("input", () => { canvas.style.setProperty("--split", `${split.value}%`); $("out-split").textContent = `${split.value}%`; });
 
 function setView(v) {
   view = v;
@@ -190,17 +298,30 @@ function setView(v) {
 $("view-result").addEventListener("click", () => setView("result"));
 $("view-residual").addEventListener("click", () => setView("residual"));
 
+// Shortcuts work wherever the focus is (a slider just dragged included), except while typing.
 document.addEventListener("keydown", (e) => {
-  if (!photo || e.target.closest?.("input, textarea, select")) return;
-  const mod = e.ctrlKey || e.metaKey;
-  if (mod && e.key.toLowerCase() === "z") { e.preventDefault(); if (e.shiftKey) redo(); else undo(); }
-  else if (mod && e.key.toLowerCase() === "y") { e.preventDefault(); redo(); }
-  else if (!mod && e.key.toLowerCase() === "r") reset();
-  else if (!mod && e.key.toLowerCase() === "v") setView(view === "result" ? "residual" : "result");
-  else if (!mod && e.key.toLowerCase() === "b") canvas.classList.add("before-only");
+  if (!photo || isTyping(e.target) || e.altKey) return;
+  const mod = e.ctrlKey || e.metaKey, key = e.key.toLowerCase();
+  if (mod && key === "z") { e.preventDefault(); if (e.shiftKey) redo(); else undo(); }
+  else if (mod && key === "y") { e.preventDefault(); redo(); }
+  else if (mod) return;
+  else if (key === "r") reset();
+  else if (key === "v") setView(view === "result" ? "residual" : "result");
+  else if (key === "x") setPointMode(!positiveMode);
 });
-document.addEventListener("keyup", (e) => { if (e.key.toLowerCase() === "b") canvas.classList.remove("before-only"); });
 window.addEventListener("resize", layout);
+blurSlidersOnRelease(root);
+const zoom = zoomPan({ wrap, canvas, imageWidth: () => photo?.width, onGesture: cancelPress, touchDragPans: true });
+compareControl({ canvas, group: $("compare"), wrap });
+setPointMode(true);
+
+// the latency label never shows an old figure as if it were current
+setInterval(() => {
+  if (pending && online) {
+    const waited = (performance.now() - pending.sentAt) / 1000;
+    if (waited > 1.5) latency.textContent = `waiting ${waited.toFixed(0)} s…`;
+  }
+}, 500);
 
 // ---------------------------------------------------------------- full resolution (an ordinary job)
 function onJob(event) {
@@ -210,9 +331,7 @@ function onJob(event) {
   if (event.status === "succeeded") {
     const out = event.outputs.find((o) => o.name === "image");
     const link = $("download-link");
-    link.href = out.url; link.hidden = false;
-    const ext = out.url.split("?")[0].split(".").pop();
-    link.setAttribute("download", `${(photo.original_name || "photo").replace(/\.[^.]+$/, "")}-retouched.${ext}`);
+    setDownload(link, out.url, downloadName(photo.original_name, "retouched", out.url));
     status.textContent = "Full-resolution result ready."; fullJob = null; $("btn-download").disabled = false;
   }
   if (event.status === "failed" || event.status === "cancelled") {
@@ -231,12 +350,20 @@ $("btn-download").addEventListener("click", async () => {
     fullJob = job.id;
     const poll = async () => { // the socket is the fast path; polling covers a missed event
       if (fullJob !== job.id) return;
-      const j = await api(`/api/jobs/${job.id}/`).catch(() => null);
+      const j = await api(`/api/jobs/${job.id}/`).catch((error) => {
+        if (isNetworkError(error) && fullJob === job.id) {
+          $("download-status").textContent = "Lost contact with the server; the render may still be running. Checking again…";
+        }
+        return null;
+      });
       if (j && fullJob === job.id) onJob({ ...j, id: j.id });
       if (fullJob === job.id) setTimeout(poll, 1500);
     };
     setTimeout(poll, 1500);
-  } catch (error) { toast(error.message, "error"); $("btn-download").disabled = false; $("download-status").textContent = ""; }
+  } catch (error) {
+    const message = sentence(error, "start the full-resolution render");
+    toast(message, "error"); $("btn-download").disabled = false; $("download-status").textContent = message;
+  }
 });
 
 // ---------------------------------------------------------------- boot
