@@ -110,11 +110,20 @@ VOTE_BODY = {"type": "object", "required": ["idempotency_key"], "properties": {
     "elapsed_ms": {"type": "number", "description": "Time from the images being shown to the answer; below "
                    "the study's min_view_ms the answer is refused (400)."}}}
 
+def _questionnaire_body() -> dict:
+    from studies.participation import MAX_COMMENT, QUESTIONNAIRE
+
+    return {"type": "object", "additionalProperties": False, "description": "Every answer optional ({} skips).",
+            "properties": {**{name: {"type": "string", "enum": [*choices, ""]} for name, choices in QUESTIONNAIRE.items()},
+                           "comment": {**_TEXT, "maxLength": MAX_COMMENT}}}
+
+
 PARTICIPANT_PATHS = {
     "/api/participate/{public_id}/": {"get": {
         "operationId": "participate_study_info", "summary": "What the participant page shows before joining.",
         "parameters": [_path_param("public_id")],
-        "responses": {"200": _answer("title, kind, instructions, consent text, minimum window, open"),
+        "responses": {"200": _answer("title, kind, instructions, consent text, minimum window, open, window, "
+                                     "fullscreen, gap_ms, questionnaire, not_open_message"),
                       "404": _ERROR}}},
     "/api/participate/{public_id}/join/": {"post": {
         "operationId": "participate_join", "summary": "Join with consent; returns the participant token.",
@@ -132,8 +141,8 @@ PARTICIPANT_PATHS = {
         "operationId": "participate_next", "summary": "The next trial, or the completion code when done.",
         "parameters": [_TOKEN],
         "responses": {"200": _answer("{trial_id, kind, input_url, left_url, right_url | candidates, practice, "
-                                     "progress, upcoming, min_view_ms} or {done, completion_code, "
-                                     "redirect_url?}"),
+                                     "progress, upcoming, min_view_ms, expected} or {done, completion_code, "
+                                     "questionnaire, redirect_url?}"),
                       "401": _ERROR, "409": _ERROR}}},
     "/api/participate/trials/{trial_id}/response/": {"post": {
         "operationId": "participate_vote", "summary": "Answer a trial (exactly once per trial).",
@@ -141,6 +150,12 @@ PARTICIPANT_PATHS = {
         "responses": {"201": _answer("Stored: {\"stored\": true}"),
                       "200": _answer("The same answer was already stored: {\"stored\": false}"),
                       "400": _ERROR, "401": _ERROR, "404": _ERROR, "409": _ERROR, "413": _ERROR}}},
+    "/api/participate/questionnaire/": {"post": {
+        "operationId": "participate_questionnaire", "summary": "The end questionnaire's answers (once).",
+        "parameters": [_TOKEN], "requestBody": _json(_questionnaire_body()),
+        "responses": {"201": _answer("Stored: {\"stored\": true}"),
+                      "200": _answer("The same answers were already stored: {\"stored\": false}"),
+                      "400": _ERROR, "401": _ERROR, "409": _ERROR, "413": _ERROR, "415": _ERROR}}},
     "/api/participate/img/{token}/": {"get": {
         "operationId": "participate_image", "summary": "A trial's image behind an opaque per-trial token.",
         "parameters": [_path_param("token")],

@@ -322,7 +322,8 @@ def test_axe_finds_no_serious_violation_on_any_participant_page(chromium, studie
 
     def check(state):
         problems[state] = axe_problems(page)
-        page.screenshot(path=f"{SHOTS}/{state}-{size[0]}x{size[1]}.png", full_page=True)
+        shown = page.viewport_size
+        page.screenshot(path=f"{SHOTS}/{state}-{shown['width']}x{shown['height']}.png", full_page=True)
 
     page.goto(f"{embedded_platform.base}/s/no-such-study/")
     check("error-404")

@@ -260,6 +260,8 @@ def test_schema_describes_participant_endpoints_and_every_request_body(client_fo
                    ("/api/participate/next/", "get"): None,
                    ("/api/participate/trials/{trial_id}/response/", "post"): {"choice", "order", "idempotency_key",
                                                                             "elapsed_ms"},
+                   ("/api/participate/questionnaire/", "post"): {"age_band", "gender", "vision_correction",
+                                                                 "colour_vision", "comment"},
                    ("/api/participate/img/{token}/", "get"): None}
     for (path, method), fields in participant.items():
         operation = paths[path][method]
