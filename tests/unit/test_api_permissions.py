@@ -128,6 +128,8 @@ ANNOTATION_MATRIX = [
      {None: 401, "researcher": 200, "expert": 200, "reviewer": 200}),
     ("post", "/api/annotation/assignments/{a}/photos/{p}/mask", {"clicks": [{"x": 5, "y": 5, "positive": True}]},
      {None: 401, "researcher": 403, "expert": 409, "reviewer": 403}),
+    ("post", "/api/annotation/assignments/{a}/photos/{p}/crop", {"params": {"exposure": 0.5}, "box": [0, 0, 8, 8]},
+     {None: 401, "researcher": 200, "expert": 200, "reviewer": 200}),
     ("get", "/api/annotation/projects/", None, {None: 401, "researcher": 200, "expert": 403, "reviewer": 200}),
     ("post", "/api/annotation/projects/", "project", {None: 401, "researcher": 201, "expert": 403, "reviewer": 403}),
     ("get", "/api/annotation/projects/{project}/", None, {None: 401, "researcher": 200, "expert": 403, "reviewer": 200}),

@@ -66,3 +66,30 @@ def render(photo: Photo, params: dict, *, size: str = "working", harmonization: 
         if fg is not None:
             out = src + fg[..., None] * (out - src)
     return out
+
+
+#: Largest region the 1:1 view may ask for at once (a 4K screen's worth and then some).
+MAX_CROP_PIXELS = 4096 * 3072
+
+
+def render_crop(photo: Photo, params: dict, box: tuple[int, int, int, int], *, harmonization: bool = False) -> np.ndarray:
+    """The edit's result on the region ``box = (x, y, width, height)`` of the full-resolution
+    original: equal to ``render(photo, params, size="original")[y:y + height, x:x + width]``.
+
+    Per-pixel sliders render the crop alone. The neighbourhood sliders (texture, clarity, dehaze)
+    look past the crop's edges and their radii follow the whole image's short side, so while one is
+    in use the whole original is rendered and then cropped (slower, but the 1:1 view must show what
+    the export will hold)."""
+    x, y, w, h = box
+    src = source(photo, "original")
+    p = renderer.normalize_params(params)
+    region = (slice(y, y + h), slice(x, x + w))
+    if any(p[k] for k in renderer.LOCAL_PARAMS):
+        out = renderer.apply_adjustments(src, p)[region]
+    else:
+        out = renderer.apply_adjustments(src[region], p)
+    if harmonization:
+        fg = mask_array(latest_mask(photo, Mask.Kind.FOREGROUND), *src.shape[:2])
+        if fg is not None:
+            out = src[region] + fg[region][..., None] * (out - src[region])
+    return out

@@ -22,6 +22,7 @@ urlpatterns = [
     path(f"{A}/photos/<int:photo_id>/history", views.HistoryView.as_view(), name="annotation-history"),
     path(f"{A}/photos/<int:photo_id>/xmp", views.XmpView.as_view(), name="annotation-xmp"),
     path(f"{A}/photos/<int:photo_id>/mask", views.MaskView.as_view(), name="annotation-mask"),
+    path(f"{A}/photos/<int:photo_id>/crop", views.CropView.as_view(), name="annotation-crop"),
     path("api/annotation/projects/", views.ProjectListView.as_view(), name="annotation-projects"),
     path(f"{P}/", views.ProjectDetailView.as_view(), name="annotation-project"),
     path(f"{P}/freeze/", views.FreezeView.as_view(), name="annotation-freeze"),

@@ -15,12 +15,13 @@ from rest_framework.parsers import BaseParser, FormParser, JSONParser, MultiPart
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from inference import imageio, xmp
 from inference import render as renderer
-from inference import xmp
 from webapp.accounts.models import Role, User
 from webapp.accounts.permissions import HasRole, IsResearcher, IsStaffMember
 from webapp.annotation import composites, reports, selectors, services
-from webapp.annotation.rendering import RENDERER_VERSION, SLIDERS, latest_mask
+from webapp.annotation.models import AnnotationProject
+from webapp.annotation.rendering import MAX_CROP_PIXELS, RENDERER_VERSION, SLIDERS, latest_mask, render_crop
 from webapp.annotation.serializers import (
     AssignmentSerializer,
     CompositeSerializer,
@@ -302,6 +303,34 @@ class MaskView(APIView):
         mask = services.refine_mask(assignment=assignment, user=request.user, photo=photo,
                                     clicks=request.data.get("clicks"))
         return Response({"photo": photo.pk, "mask": mask.pk, "url": mask.file.url}, status=status.HTTP_201_CREATED)
+
+
+class CropView(APIView):
+    """POST ``{"params": {...}, "box": [x, y, width, height]}`` → PNG: the parameters rendered on that
+    region of the full-resolution original (the editor's 1:1 view). Stores nothing; anyone who may
+    see the assignment may ask (an expert for their own work, its reviewer, the researcher)."""
+
+    permission_classes = [IsStaffMember]
+
+    @extend_schema(request=inline_serializer("CropRequest", {
+        "params": serializers.DictField(), "box": serializers.ListField(child=serializers.IntegerField(), min_length=4,
+                                                                        max_length=4)}),
+        responses={(200, "image/png"): OpenApiTypes.BINARY, 400: Detail})
+    def post(self, request, pk: int, photo_id: int):
+        assignment, photo = _photo(request, pk, photo_id)
+        box = request.data.get("box")
+        if not isinstance(box, list) or len(box) != 4 or any(isinstance(v, bool) or not isinstance(v, int) for v in box):
+            raise Refusal("box must be [x, y, width, height] in whole pixels of the original")
+        x, y, w, h = box
+        if x < 0 or y < 0 or w < 1 or h < 1 or x + w > photo.width or y + h > photo.height:
+            raise Refusal(f"box {box} is not inside the photo ({photo.width} × {photo.height} px)")
+        if w * h > MAX_CROP_PIXELS:
+            raise Refusal(f"box {box} is {w * h:,} px; at most {MAX_CROP_PIXELS:,} px at once")
+        params = services.clean_params(request.data.get("params", {}))
+        out = render_crop(photo, params, (x, y, w, h), harmonization=assignment.project.kind == AnnotationProject.Kind.HARMONIZATION)
+        response = HttpResponse(imageio.encode_png(out), content_type="image/png")
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 class IssueResolveView(APIView):
