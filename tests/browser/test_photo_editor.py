@@ -33,6 +33,7 @@ def test_sign_in_upload_adjust_and_see_the_result(embedded_platform, page, tmp_p
     slider = page.locator("input[name=exposure]")
     slider.fill("1")  # fires input + change, like a drag that ends
     slider.dispatch_event("change")
+    page.click("#render-full")  # full resolution only on demand (tests/browser/test_editor_ux.py)
     page.wait_for_selector("#editor[data-result-job]", state="attached", timeout=30_000)
     result = page.locator("#photo-result")
     assert result.is_visible()

@@ -9,6 +9,7 @@ import {
   loadPixels, meanLab, previewPixels,
 } from "./annotation-common.js";
 import { regionThumb } from "./annotation-regions.js";
+import { ToneCurve } from "./tone-curve.js";
 
 const root = document.getElementById("ann-editor");
 const A = `/api/annotation/assignments/${root.dataset.assignment}`;
@@ -40,6 +41,10 @@ let showMask = false;
 let refining = false;
 let fullJob = null;
 let preview = null;          // suggested params being previewed
+let curve = null;            // the tone-curve widget
+const detail1to1 = { timer: 0, request: 0, shown: null, loading: null }; // the 1:1 view's original-pixel crop
+const DETAIL_DELAY_MS = 200;
+const DETAIL_MARGIN = 160;   // original pixels fetched beyond the visible edges, so small pans stay sharp
 let glcTimer = 0;
 
 const editable = () => detail?.editable;
@@ -73,6 +78,10 @@ function buildSliders() {
       form.append(row);
     }
   }
+  curve = new ToneCurve($("tone-curve"), {
+    onInput: (points) => { params.tone_curve = points; preview = null; scheduleRender(); },
+    onChange: (points) => { params.tone_curve = points; scheduleRender(); commit(); },
+  });
 }
 
 const clampValue = (s, v) => (Number.isFinite(v) ? Math.min(s.max, Math.max(s.min, v)) : 0);
@@ -94,11 +103,13 @@ function syncInputs(skipRange = null) {
     row.classList.toggle("changed", v !== 0);
     row.title = formatValue(s.name, v);
   }
+  curve?.setValue(params.tone_curve || []);
 }
 
 function setEnabled() {
   const on = editable();
   for (const input of $("sliders").elements) input.disabled = !on;
+  curve?.setEnabled(on);
   for (const id of ["sync", "match", "reset-all", "submit", "mask-refine"]) $(id).disabled = !on;
   $("paste").disabled = !on || !clipboard;
   const banner = $("readonly-banner");
@@ -127,6 +138,7 @@ function renderNow() {
   ctx.putImageData(main.frame, 0, 0);
   timings.frames.push(performance.now() - t0);
   if (timings.frames.length > 500) timings.frames.shift();
+  if (zoom !== "fit") scheduleDetail();
   // The histogram, the thumbnail and the group meter follow once the slider pauses (80 ms).
   clearTimeout(glcTimer);
   glcTimer = setTimeout(() => { updateHistogram(out); renderThumb(photo().id, shown); updateGlc(); }, 80);
@@ -135,6 +147,7 @@ function renderNow() {
 function updateHistogram(out) {
   const hist = histogram(out, 4);
   drawHistogram($("histogram"), hist);
+  curve?.setHistogram(hist.bins[3]);
   $("clip-white").classList.toggle("on", hist.white > 0.001);
   $("clip-black").classList.toggle("on", hist.black > 0.001);
   $("clip-white").title = `Highlights clipped: ${(hist.white * 100).toFixed(2)} %`;
@@ -171,19 +184,146 @@ function updateGlc() {
 }
 
 // --- zoom and pan ----------------------------------------------------------------------------------
+// Fit shows the display proxy; 1:1 sizes the box so one pixel of the ORIGINAL is one device pixel:
+// the proxy, stretched, stays underneath while a crop of the original rendered by the server (the
+// visible region plus a margin) is laid over it.
 function layout() {
   if (!main) return;
   const vp = $("viewport").getBoundingClientRect();
-  const w = main.source.width; const h = main.source.height;
+  const p = photo();
+  const [w, h] = zoom === "fit" ? [main.source.width, main.source.height] : [p.width, p.height];
   const scale = zoom === "fit" ? Math.min((vp.width - 24) / w, (vp.height - 24) / h) : 1 / (window.devicePixelRatio || 1);
   const box = $("canvas-box");
   box.style.width = `${w * scale}px`; box.style.height = `${h * scale}px`;
   if (zoom === "fit") pan = { x: 0, y: 0 };
+  clampPan();
   box.style.transform = `translate(${pan.x}px, ${pan.y}px)`;
   $("viewport").classList.toggle("zoomed", zoom !== "fit");
   $("zoom-fit").classList.toggle("active", zoom === "fit");
   $("zoom-100").classList.toggle("active", zoom !== "fit");
+  if (zoom === "fit") hideDetail(); else scheduleDetail();
 }
+
+// The box is centred in the viewport; a pan never shows past the photo's edges.
+function clampPan() {
+  const vp = $("viewport").getBoundingClientRect();
+  const box = $("canvas-box");
+  const limitX = Math.max(0, (parseFloat(box.style.width) - vp.width) / 2);
+  const limitY = Math.max(0, (parseFloat(box.style.height) - vp.height) / 2);
+  pan = { x: Math.max(-limitX, Math.min(limitX, pan.x)), y: Math.max(-limitY, Math.min(limitY, pan.y)) };
+}
+
+// Zoom to 1:1 keeping the point under (clientX, clientY) where it is (the centre without a point).
+function zoomTo(mode, at = null) {
+  const rect = canvas.getBoundingClientRect();
+  const fx = at ? (at.clientX - rect.left) / rect.width : 0.5;
+  const fy = at ? (at.clientY - rect.top) / rect.height : 0.5;
+  zoom = mode;
+  pan = { x: 0, y: 0 };
+  layout();
+  if (mode !== "fit" && at) {
+    const vp = $("viewport").getBoundingClientRect();
+    const box = $("canvas-box");
+    const w = parseFloat(box.style.width); const h = parseFloat(box.style.height);
+    pan = { x: at.clientX - vp.left - (vp.width - w) / 2 - fx * w, y: at.clientY - vp.top - (vp.height - h) / 2 - fy * h };
+    layout();
+  }
+}
+
+// The region of the original visible now, in original pixels, widened by DETAIL_MARGIN.
+function visibleBox() {
+  const p = photo();
+  const vp = $("viewport").getBoundingClientRect();
+  const rect = $("canvas-box").getBoundingClientRect();
+  const sx = p.width / rect.width; const sy = p.height / rect.height;
+  const x0 = Math.max(0, Math.floor((vp.left - rect.left) * sx) - DETAIL_MARGIN);
+  const y0 = Math.max(0, Math.floor((vp.top - rect.top) * sy) - DETAIL_MARGIN);
+  const x1 = Math.min(p.width, Math.ceil((vp.right - rect.left) * sx) + DETAIL_MARGIN);
+  const y1 = Math.min(p.height, Math.ceil((vp.bottom - rect.top) * sy) + DETAIL_MARGIN);
+  return x1 > x0 && y1 > y0 ? [x0, y0, x1 - x0, y1 - y0] : null;
+}
+
+const shownParams = () => (showBefore ? {} : preview ? { ...params, ...preview } : params);
+const contains = (outer, inner) => outer && inner[0] >= outer[0] && inner[1] >= outer[1]
+  && inner[0] + inner[2] <= outer[0] + outer[2] && inner[1] + inner[3] <= outer[1] + outer[3];
+
+function hideDetail() {
+  clearTimeout(detail1to1.timer);
+  detail1to1.request++;
+  detail1to1.shown = null;
+  $("detail-canvas").hidden = true;
+  $("detail-status").hidden = true;
+  delete root.dataset.detail;
+}
+
+// Called after every frame and pan at 1:1: a crop for other parameters is stale at once (the proxy
+// underneath shows the new look meanwhile); one for the same parameters stays while it still covers
+// the view. The newest request wins; late answers are dropped.
+function scheduleDetail() {
+  if (zoom === "fit" || !main) return;
+  const key = JSON.stringify([photo().id, shownParams()]);
+  const shown = detail1to1.shown;
+  if (shown && shown.key !== key) {
+    $("detail-canvas").hidden = true;
+    detail1to1.shown = null;
+    root.dataset.detail = "stale";
+  }
+  const wanted = visibleBox();
+  if (!wanted || (detail1to1.shown && contains(detail1to1.shown.box, wantedCore(wanted)))) return;
+  if (detail1to1.loading === JSON.stringify([key, wanted])) return;
+  clearTimeout(detail1to1.timer);
+  detail1to1.timer = setTimeout(() => fetchDetail(key, wanted), DETAIL_DELAY_MS);
+}
+
+// The visible region without the margin (what must be covered for the crop to count as current).
+function wantedCore(b) {
+  const p = photo();
+  const x0 = b[0] === 0 ? 0 : b[0] + DETAIL_MARGIN; const y0 = b[1] === 0 ? 0 : b[1] + DETAIL_MARGIN;
+  const x1 = b[0] + b[2] === p.width ? p.width : b[0] + b[2] - DETAIL_MARGIN;
+  const y1 = b[1] + b[3] === p.height ? p.height : b[1] + b[3] - DETAIL_MARGIN;
+  return [x0, y0, Math.max(1, x1 - x0), Math.max(1, y1 - y0)];
+}
+
+async function fetchDetail(key, box) {
+  const id = ++detail1to1.request;
+  const p = photo();
+  const body = { params: shownParams(), box };
+  detail1to1.loading = JSON.stringify([key, box]);
+  const status = $("detail-status");
+  status.hidden = false; status.textContent = "Loading original pixels…";
+  root.dataset.detail = "loading";
+  try {
+    const response = await fetch(`${A}/photos/${p.id}/crop`, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+      body: JSON.stringify(body),
+    });
+    if (!response.ok) {
+      const problem = await response.json().catch(() => ({}));
+      throw new Error(problem.detail || `The server answered ${response.status}.`);
+    }
+    const bitmap = await createImageBitmap(await response.blob());
+    if (id !== detail1to1.request || zoom === "fit" || photo() !== p) return; // superseded
+    const c = $("detail-canvas");
+    c.width = box[2]; c.height = box[3];
+    c.getContext("2d").drawImage(bitmap, 0, 0);
+    Object.assign(c.style, { left: `${(box[0] / p.width) * 100}%`, top: `${(box[1] / p.height) * 100}%`,
+      width: `${(box[2] / p.width) * 100}%`, height: `${(box[3] / p.height) * 100}%` });
+    c.hidden = false;
+    detail1to1.shown = { key, box };
+    status.textContent = "100 % · original pixels";
+    root.dataset.detail = "ready";
+    root.dataset.detailBox = box.join(",");
+  } catch (error) {
+    if (id !== detail1to1.request) return;
+    status.textContent = `Original pixels unavailable: ${error.message}`;
+    root.dataset.detail = "error";
+  } finally {
+    if (id === detail1to1.request) detail1to1.loading = null;
+  }
+}
+
+const csrfToken = () => document.cookie.split("; ").find((c) => c.startsWith("csrftoken="))?.split("=")[1] || "";
 
 function setupPan() {
   const vp = $("viewport");
@@ -196,10 +336,11 @@ function setupPan() {
   vp.addEventListener("pointermove", (e) => {
     if (!drag) return;
     pan = { x: e.clientX - drag.x, y: e.clientY - drag.y };
+    clampPan();
     $("canvas-box").style.transform = `translate(${pan.x}px, ${pan.y}px)`;
   });
-  vp.addEventListener("pointerup", () => { drag = null; });
-  vp.addEventListener("dblclick", (e) => { if (!refining && e.target === canvas) { zoom = zoom === "fit" ? "100" : "fit"; layout(); } });
+  vp.addEventListener("pointerup", () => { if (drag) { drag = null; scheduleDetail(); } });
+  vp.addEventListener("dblclick", (e) => { if (!refining && e.target === canvas) zoomTo(zoom === "fit" ? "100" : "fit", e); });
 }
 
 // --- photos, filmstrip and history -------------------------------------------------------------------
@@ -246,12 +387,16 @@ async function loadHistory(p) {
   const versions = await api(`${A}/photos/${p.id}/history`);
   const list = versions.map((v) => v.params);
   if (!list.length) list.push(clone(p.params || identity()));
+  // The history starts at the untouched photo (as Lightroom's starts at the import), so undo can go
+  // back past the first saved version, in this session or a later one.
+  const untouched = Object.fromEntries(Object.keys(list[0]).map((k) => [k, k === "tone_curve" ? [] : 0]));
+  if (!sameParams(list[0], untouched)) list.unshift(untouched);
   const h = { list, cursor: list.length - 1 };
   histories.set(p.id, h);
   return h;
 }
 
-const identity = () => Object.fromEntries(sliders.map((s) => [s.name, 0]));
+const identity = () => ({ ...Object.fromEntries(sliders.map((s) => [s.name, 0])), tone_curve: [] });
 
 async function selectPhoto(i) {
   await flushSave();
@@ -266,6 +411,7 @@ async function selectPhoto(i) {
   canvas.height = maskCanvas.height = source.height;
   const fg = isHarmonization() && p.masks.foreground ? await loadMask(p.masks.foreground, source.width, source.height) : null;
   main = { source, fg, photo: p };
+  hideDetail();
   const h = await loadHistory(p);
   params = clone(h.list[h.cursor]);
   syncInputs();
@@ -376,6 +522,8 @@ function openSync() {
     }
     box.append(fieldset);
   }
+  box.append(el("fieldset", {}, el("legend", { text: "Curve" }),
+    el("label", {}, el("input", { type: "checkbox", name: "tone_curve", checked: "" }), ` ${LABELS.tone_curve}`)));
   $("sync-count").textContent = selected.size;
   $("sync-dialog").showModal();
 }
@@ -590,8 +738,8 @@ function wire() {
   $("redo").addEventListener("click", () => step(1));
   $("show-before").addEventListener("click", () => { showBefore = true; toggleBefore(); });
   $("show-after").addEventListener("click", () => { showBefore = false; toggleBefore(); });
-  $("zoom-fit").addEventListener("click", () => { zoom = "fit"; layout(); });
-  $("zoom-100").addEventListener("click", () => { zoom = "100"; layout(); });
+  $("zoom-fit").addEventListener("click", () => zoomTo("fit"));
+  $("zoom-100").addEventListener("click", () => zoomTo("100"));
   $("mask-toggle").addEventListener("click", () => { showMask = !showMask; drawMask(); });
   $("mask-refine").addEventListener("click", () => { refining = !refining; showMask = showMask || refining; drawMask(); });
   canvas.addEventListener("click", (e) => { if (refining) refineAt(e, !e.altKey); });
@@ -613,7 +761,7 @@ function wire() {
     if ((e.ctrlKey || e.metaKey) && key === "z") { e.preventDefault(); step(e.shiftKey ? 1 : -1); }
     else if ((e.ctrlKey || e.metaKey) && key === "y") { e.preventDefault(); step(1); }
     else if (e.key === "\\" && !e.repeat) { showBefore = true; toggleBefore(); }
-    else if (key === "z" && !e.ctrlKey) { zoom = zoom === "fit" ? "100" : "fit"; layout(); }
+    else if (key === "z" && !e.ctrlKey) zoomTo(zoom === "fit" ? "100" : "fit");
     else if (key === "m") { showMask = !showMask; drawMask(); }
     else if (e.key === "ArrowRight" && current < detail.photos.length - 1) selectPhoto(current + 1);
     else if (e.key === "ArrowLeft" && current > 0) selectPhoto(current - 1);
