@@ -95,3 +95,17 @@ def test_models_bench_times_every_learned_engine(capsys):
         row = result["engines"][name]
         assert row["version"] == "bench" and row["p50_ms"] <= row["p90_ms"] and row["full"]["runs"] == 1
     assert result["engines"]["retouch.clicks"]["prepare_p50_ms"] > 0
+
+
+def test_clicks_summary_holds_the_harmonize_figures():
+    """make bench's BENCH line gets harmonize's 24 MP request → file time and its CPU seconds."""
+    from devtools.bench import clicks
+
+    fmt = {"median_s": 1.0}
+    report = {"embedded": {"first_click_ms": 100.0, "end_to_end_ms": {"p50": 40.0}},
+              "full_resolution": {"request_to_file": {"png": fmt, "jpeg": fmt, "webp": fmt,
+                                                      "harmonize_png": {"median_s": 1.4}},
+                                  "harmonize_in_process": {"total_cpu_s": 1.9}}}
+    out = clicks.summary(report)
+    assert out["harmonize_24mp_s"] == 1.4 and out["harmonize_24mp_cpu_s"] == 1.9
+    assert out["fullres_24mp_s"] == 1.0
