@@ -196,3 +196,18 @@ def test_results_page_links_back_to_the_model_version(frozen, client_for):
     other.force_login(ws.experts[0])
     assert other.get("/models/").status_code == 403
     assert client_for(ws.researcher).post(f"/api/models/{run.pk}/resume/").status_code == 409  # not stopped
+
+
+@pytest.mark.django_db
+def test_a_training_job_cancelled_while_queued_leaves_a_resumable_run(frozen, client_for, sent,
+                                                                       django_capture_on_commit_callbacks):
+    ws, project = frozen
+    client = client_for(ws.researcher)
+    with django_capture_on_commit_callbacks(execute=True):
+        run = _train(client, project).json()
+        assert client.post(f"/api/jobs/{run['job']}/cancel/").json()["status"] == "cancelled"
+    assert client.get(f"/api/models/{run['id']}/").json()["status"] == "stopped"
+    with django_capture_on_commit_callbacks(execute=True):
+        resumed = client.post(f"/api/models/{run['id']}/resume/").json()
+    assert resumed["status"] == "queued" and resumed["version"] == run["version"]
+    assert sent[-1] == ("registry.train_model", [resumed["job"]], "gpu")

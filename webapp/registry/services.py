@@ -229,7 +229,14 @@ def open_if_filled(comparison: StudyComparison) -> bool:
 
 
 def on_job_finished(sender, job: Job, **kwargs) -> None:
-    """``job_finished`` receiver: a comparison study whose last job just finished opens."""
+    """``job_finished`` receiver: a comparison study whose last job just finished opens; a training job
+    that ended before a worker took it (cancelled while queued, or no worker served ``gpu``) leaves
+    its run stopped, so it can be resumed (from the start)."""
+    if job.engine == TRAINING_ENGINE:
+        if job.status != Job.Status.SUCCEEDED:
+            TrainingRun.objects.filter(job_id=job.pk, status=Status.QUEUED).update(
+                status=Status.STOPPED, error=job.error if job.status == Job.Status.FAILED else "")
+        return
     if job.status != Job.Status.SUCCEEDED:
         return
     study_ids = JobItem.objects.filter(job_id=job.pk).values_list("study_id", flat=True)
