@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from inference import encoding, modelstore
 from webapp import events
+from webapp.engine_pool import cpu_threads
 from webapp.jobs import services as job_services
 from webapp.jobs.execution import _heartbeat as job_heartbeat
 from webapp.jobs.models import Job
@@ -152,7 +153,9 @@ def _previews(job: Job, run: TrainingRun, folder: Path, data: Path) -> list[dict
 
 
 def run_training(job_id: int, *, worker: str, redelivered: bool = False) -> str | None:
-    from inference.evaluate import evaluate  # deferred: torch; only training workers load it
+    import torch  # deferred: torch takes seconds to load; only training workers need it
+
+    from inference.evaluate import evaluate
     from inference.models import model_class
     from inference.train import pick_device, train
 
@@ -162,7 +165,10 @@ def run_training(job_id: int, *, worker: str, redelivered: bool = False) -> str 
     run = TrainingRun.objects.select_related("project").get(job=job)
     started = time.perf_counter()
     reporter = Reporter(job, run, model_class(run.engine).BATCH_SIZE)
-    run.throughput = {**run.throughput, "device": str(pick_device("auto"))}
+    device = pick_device("auto")
+    if device.type == "cpu" and cpu_threads():  # the worker's cores shared by its concurrent tasks: more
+        torch.set_num_threads(cpu_threads())  # OpenMP threads than cores spin and run many times slower
+    run.throughput = {**run.throughput, "device": str(device)}
     try:
         with job_heartbeat(job):
             reporter.phase(Status.EXPORTING)
