@@ -25,6 +25,11 @@ def set_worker_concurrency(concurrency: int) -> None:
     _threads = max(1, (os.cpu_count() or 1) // max(1, int(concurrency or 1)))
 
 
+def cpu_threads() -> int | None:
+    """Torch CPU threads per task (None before the worker said its concurrency); training jobs use it too."""
+    return _threads
+
+
 def warm_engine(name: str, version: str | None = None) -> engines.Engine:
     """The warm instance of ``name``; for a learned engine, of model ``version`` (None: the newest
     when first asked for). A classical engine has one version, so ``version`` does not matter."""
