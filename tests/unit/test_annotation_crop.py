@@ -88,3 +88,20 @@ def test_a_box_larger_than_the_limit_is_refused(assigned, client_for, monkeypatc
     monkeypatch.setattr(views, "MAX_CROP_PIXELS", 100)
     response = _crop(client_for(ws.experts[0]), a, photo, {"params": {}, "box": [0, 0, 20, 20]})
     assert response.status_code == 400 and "at most 100 px" in response.json()["detail"]
+
+
+def test_a_pan_decodes_the_original_once(assigned, client_for, monkeypatch):
+    """Crop after crop of one photo (a pan) reuses the decoded original; another photo replaces it."""
+    from webapp.annotation import rendering
+
+    ws, a, photo = assigned
+    decoded = []
+    real = rendering.source
+    monkeypatch.setattr(rendering, "source", lambda p, size="working": decoded.append(p.pk) or real(p, size))
+    monkeypatch.setattr(rendering, "_last_original", rendering._LastOriginal())
+    client = client_for(ws.experts[0])
+    for x in (0, 40, 80):
+        response = _crop(client, a, photo, {"params": {"clarity": 40}, "box": [x, 10, 100, 80]})
+        assert response.status_code == 200
+    assert decoded == [photo.pk]
+    assert not rendering._last_original.get(photo).flags.writeable  # no render can change it

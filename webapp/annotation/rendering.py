@@ -7,6 +7,8 @@ export) renders through :func:`render`, so they all agree with each other and wi
 
 from __future__ import annotations
 
+import threading
+
 import cv2
 import numpy as np
 from django.core.files.storage import default_storage
@@ -72,6 +74,31 @@ def render(photo: Photo, params: dict, *, size: str = "working", harmonization: 
 MAX_CROP_PIXELS = 4096 * 3072
 
 
+class _LastOriginal:
+    """The full-resolution original the 1:1 view asked for last, decoded, per process: a pan asks for
+    crop after crop of one photo, and decoding a 24 MP JPEG (~2 s on 2 cores) would dominate every
+    answer. One slot (a 24 MP photo takes 288 MB as float32), replaced when another photo is asked
+    for; read-only, so a render can never change it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._name: str | None = None
+        self._pixels: np.ndarray | None = None
+
+    def get(self, photo: Photo) -> np.ndarray:
+        with self._lock:
+            if self._name == photo.original.name and self._pixels is not None:
+                return self._pixels
+        pixels = source(photo, "original")
+        pixels.flags.writeable = False
+        with self._lock:
+            self._name, self._pixels = photo.original.name, pixels
+        return pixels
+
+
+_last_original = _LastOriginal()
+
+
 def render_crop(photo: Photo, params: dict, box: tuple[int, int, int, int], *, harmonization: bool = False) -> np.ndarray:
     """The edit's result on the region ``box = (x, y, width, height)`` of the full-resolution
     original: equal to ``render(photo, params, size="original")[y:y + height, x:x + width]``.
@@ -81,7 +108,7 @@ def render_crop(photo: Photo, params: dict, box: tuple[int, int, int, int], *, h
     in use the whole original is rendered and then cropped (slower, but the 1:1 view must show what
     the export will hold)."""
     x, y, w, h = box
-    src = source(photo, "original")
+    src = _last_original.get(photo)
     p = renderer.normalize_params(params)
     region = (slice(y, y + h), slice(x, x + w))
     if any(p[k] for k in renderer.LOCAL_PARAMS):
