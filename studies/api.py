@@ -254,7 +254,8 @@ class LatexView(ResearcherView):
 
 class DashboardView(ResearcherView):
     """Everything the results page draws: analysis with CIs and details, per subset, win matrices,
-    participant quality. Computed on demand (the page asks after a debounced WebSocket event)."""
+    participant quality. Computed on demand (the page asks on the study's WebSocket events, throttled
+    to at most one request a second)."""
 
     def get(self, request, pk):
         study = self.study(request, pk)
