@@ -251,9 +251,10 @@ def test_a_phone_is_told_before_consent_with_the_way_back(chromium, studies, pai
     page.context.close()
 
 
-def test_focus_moves_to_the_next_control_after_every_step(chromium, studies, pairwise):
-    page = open_page(chromium, MINIMUM)
-    page.goto(pairwise["url"] + PROLIFIC.format(n="focus"))
+@pytest.mark.parametrize("size", [DESKTOP, MINIMUM], ids=["1440x900", "1000x600-study-minimum"])
+def test_focus_moves_to_the_next_control_after_every_step(chromium, studies, pairwise, size):
+    page = open_page(chromium, size)
+    page.goto(pairwise["url"] + PROLIFIC.format(n=f"focus{size[0]}"))
     page.wait_for_selector("#welcome")
     seen = [active(page)]
     page.keyboard.press("Enter")
