@@ -126,6 +126,12 @@ def test_jobs_app_knows_no_app_built_on_it():
     assert _offending("webapp.jobs", lambda m: m.startswith(("studies", "webapp.interactive", "webapp.pages"))) == []
 
 
+def test_studies_know_no_app_built_on_them():
+    """The model registry builds on studies; studies hear from it only through studies.provenance's signal."""
+    assert _offending("studies", lambda m: m.startswith("webapp.registry")) == []
+    assert _offending("webapp.jobs", lambda m: m.startswith("webapp.registry")) == []
+
+
 def test_relative_and_in_function_imports_are_seen():
     source = "from . import sibling\nfrom ..photos import models\n\ndef f():\n    from webapp.jobs import services\n"
     found = imports_of(source, "webapp.jobs.probe")
