@@ -459,6 +459,22 @@ def test_practice_feedback_says_whether_the_answer_matched(chromium, studies):
     page.context.close()
 
 
+def test_ranking_practice_feedback_names_the_degraded_result(chromium, studies):
+    study = studies.make(kind="ranking", rank_k=3, allow_tie=False, practice_trials=1, questionnaire=False)
+    page = open_page(chromium, MINIMUM)
+    to_first_trial(page, study["url"])
+    expected = page.evaluate("(key) => fetch('/api/participate/next/', {headers: {'X-Participant-Token': "
+                             "localStorage.getItem(key)}}).then((r) => r.json())", f"plab.study.{study['public_id']}.token")
+    worst = expected["expected"]["worst"]
+    for k in [worst, *[k for k in range(3) if k != worst]]:  # the degraded one first: not the expected answer
+        page.keyboard.press(str(k + 1))
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#practice-done")
+    verdict = page.text_content("#practice-verdict")
+    assert verdict.startswith("✗") and f"result {worst + 1} was deliberately degraded" in verdict, verdict
+    page.context.close()
+
+
 def test_end_questionnaire_is_stored_with_the_participant_and_exported(chromium, studies):
     study = studies.make(practice_trials=0)
     page = open_page(chromium, DESKTOP)

@@ -501,11 +501,13 @@ function practiceFeedback(trial, fields, next) {
   current = null;
   const matched = matchesExpected(trial.expected, fields);
   const last = next.status === 200 && !next.data?.done && !next.data?.practice;
-  const verdict = matched === null
-    ? h("p", { class: "p-feedback", text: "Answer recorded. This one has no right answer: choose what looks better to you." })
-    : h("p", { class: `p-feedback ${matched ? "ok" : "bad"}`, id: "practice-verdict",
-      text: matched ? "✓ As expected: the other image was deliberately degraded (blurred and noisy)."
-        : `✗ Not the expected answer: ${trial.expected.choice ? `the ${trial.expected.choice} image` : `result ${trial.expected.worst + 1}`} was the better one; the other was deliberately degraded. Look for blur, noise and halos.` });
+  const ranking = trial.expected && trial.expected.worst !== undefined;
+  const text = matched === null ? "Answer recorded. This one has no right answer: choose what looks better to you."
+    : ranking ? (matched ? "✓ As expected: you ranked the deliberately degraded result (blurred and noisy) last."
+      : `✗ Not the expected answer: result ${trial.expected.worst + 1} was deliberately degraded (blurred and noisy) and belongs last. Look for blur, noise and halos.`)
+      : (matched ? "✓ As expected: the other image was deliberately degraded (blurred and noisy)."
+        : `✗ Not the expected answer: the ${trial.expected.choice} image was the better one; the other was deliberately degraded. Look for blur, noise and halos.`);
+  const verdict = h("p", { class: `p-feedback ${matched === null ? "" : matched ? "ok" : "bad"}`, id: "practice-verdict", text });
   const go = h("button", { class: "button", id: last ? "begin" : "practice-continue",
     text: last ? "Begin the real trials" : "Next practice trial", onclick: () => proceed(next) });
   show(h("section", { class: "p-card", id: last ? "practice-done" : "practice-feedback" },
