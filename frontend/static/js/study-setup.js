@@ -8,8 +8,8 @@ const id = document.getElementById("setup-script").dataset.study;
 const form = document.getElementById("settings");
 let study = null;
 const NUMBERS = ["rank_k", "participants_wanted", "recruit_margin", "trials_per_participant", "practice_trials", "attention_every",
-  "min_width", "min_height", "min_view_ms", "speeder_ms", "attention_threshold", "straightline_share"];
-const BOOLEANS = ["allow_tie", "exclude_flagged", "prolific_redirect"];
+  "min_width", "min_height", "min_view_ms", "speeder_ms", "attention_threshold", "straightline_share", "gap_ms"];
+const BOOLEANS = ["allow_tie", "exclude_flagged", "prolific_redirect", "fullscreen", "questionnaire"];
 
 // form: false leaves the protocol form alone (a live refresh must not undo what is being typed).
 function render({ form: fields = true } = {}) {
