@@ -156,7 +156,7 @@ function updateHistogram(out) {
 
 function renderThumb(id, p) {
   const t = thumbs.get(id);
-  if (!t) return;
+  if (!t?.source) return; // not loaded yet: loadThumbs renders it when its pixels arrive
   const out = previewPixels(t.source, p, t.fg);
   t.canvas.getContext("2d").putImageData(new ImageData(out, t.source.width, t.source.height), 0, 0);
   t.lab = meanLab(out, 2);
