@@ -24,7 +24,8 @@ const el = (tag, attrs = {}, ...children) => {
 const duration = (s) => {
   if (s === null || s === undefined || !Number.isFinite(s)) return "–";
   s = Math.max(0, Math.round(s));
-  return s >= 3600 ? `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min` : s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s} s`;
+  const two = (n) => String(n).padStart(2, "0");
+  return s >= 3600 ? `${Math.floor(s / 3600)}h ${two(Math.floor((s % 3600) / 60))}m` : s >= 60 ? `${Math.floor(s / 60)}m ${two(s % 60)}s` : `${s} s`;
 };
 
 // ---------------------------------------------------------------------------------------- index page
@@ -118,7 +119,7 @@ function drawLoss() {
 }
 
 function setStats(t) {
-  if (t.step !== undefined) $("st-step").textContent = `${t.step} / ${t.steps ?? run.steps}`;
+  if (t.step !== undefined) $("st-step").textContent = `${t.step}/${t.steps ?? run.steps}`;
   if (t.loss !== undefined) $("st-loss").textContent = Number(t.loss).toPrecision(3);
   if (t.steps_per_s) $("st-rate").textContent = fmt(t.steps_per_s, 2);
   if (t.images_per_s) $("st-images").textContent = fmt(t.images_per_s, 1);
