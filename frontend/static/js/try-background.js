@@ -4,7 +4,7 @@
 // page. Letting go renders that placement at full resolution (a job with placement {x, y, scale}).
 import { api, el, toast, upload } from "./api.js";
 import { outputUrl, runJob } from "./jobs.js";
-import { blurSlidersOnRelease, compareControl, downloadName, sentence, setDownload, sizeStage, zoomPan } from "./try-common.js";
+import { blurSlidersOnRelease, compareControl, downloadName, revealStage, sentence, setDownload, sizeStage, zoomPan } from "./try-common.js";
 import { tooLarge } from "./upload-limit.js";
 
 const root = document.getElementById("bgr");
@@ -283,7 +283,7 @@ async function find() {
     const hz = info.background.horizon;
     $("status").textContent = `Horizon at ${Math.round(hz.y)} px (${hz.source}); ${info.background.faces.length} face(s) in the scene.`;
     $("latency").textContent = `${Math.round(performance.now() - t0)} ms · engine ${Math.round(info.ms.total)} ms`;
-    setState("placed");
+    setState("placed"); revealStage(wrap);
   } catch (error) {
     const message = sentence(error, "find placements"); toast(message, "error"); $("status").textContent = message; setState("choosing");
   } finally { busy.hidden = true; $("btn-find").disabled = false; }

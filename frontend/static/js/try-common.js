@@ -57,6 +57,16 @@ export function sizeStage(wrap, width, height) {
   wrap.style.height = `${Math.round(Math.min(window.innerHeight * 0.62, Math.max(240, (room * height) / width + 84)))}px`;
 }
 
+// On a narrow screen the panel is below the stage: after an action there (paste, run, pick) the
+// photo it changed is brought back into view.
+export function revealStage(wrap) {
+  if (!window.matchMedia("(max-width: 860px)").matches) return;
+  const stage = wrap.closest(".try-stage") || wrap;
+  if (stage.getBoundingClientRect().top < 0 || stage.getBoundingClientRect().bottom > window.innerHeight) {
+    stage.scrollIntoView({ block: "start", behavior: "instant" });
+  }
+}
+
 // ---------------------------------------------------------------- compare (before / after)
 // The result is on show by default ("after"). "Split" shows a divider on the photo: the original to
 // its left, the result to its right, and dragging it never adds a point. Holding the button, or

@@ -1,7 +1,7 @@
 // /try/harmonize/: paste a person into a scene (or take a composite + mask), mark a reference
 // region (box or brush), and run the `harmonize` engine as an ordinary job (/api/jobs/).
 import { api, el, socket, toast, upload } from "./api.js";
-import { blurSlidersOnRelease, compareControl, downloadName, sentence, setDownload, sizeStage, zoomPan } from "./try-common.js";
+import { blurSlidersOnRelease, compareControl, downloadName, revealStage, sentence, setDownload, sizeStage, zoomPan } from "./try-common.js";
 import { tooLarge } from "./upload-limit.js";
 
 const root = document.getElementById("harm");
@@ -157,7 +157,7 @@ function useTarget(photo, maskId) {
   brush.getContext("2d").clearRect(0, 0, brush.width, brush.height);
   drawForeground(); drawBox(); syncRun();
   $("harm-title").textContent = `${photo.original_name || `Photo ${photo.id}`} · ${photo.width} × ${photo.height}`;
-  setStep("reference"); describeReference();
+  setStep("reference"); describeReference(); revealStage(wrap);
 }
 
 async function drawForeground() {
@@ -287,7 +287,7 @@ function onJob(j) {
   setDownload($("download"), out.url, downloadName(target.photo.original_name, "harmonized", out.url));
   lastRun = { reference: done.reference, shown: done.shown, seconds: (performance.now() - done.started) / 1000 };
   describeReference();
-  compare.setMode("after"); setStep("result");
+  compare.setMode("after"); setStep("result"); revealStage(wrap);
 }
 
 // ---------------------------------------------------------------- views

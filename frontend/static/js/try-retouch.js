@@ -4,7 +4,7 @@
 // undo/redo show them at once without a round trip. While the socket is down an offline banner says
 // so, new clicks are held (drawn as pending) and the current click list is sent on reconnection.
 import { api, el, socket, toast, upload } from "./api.js";
-import { blurSlidersOnRelease, compareControl, downloadName, isNetworkError, isTyping, sentence, setDownload, sizeStage, zoomPan } from "./try-common.js";
+import { blurSlidersOnRelease, compareControl, downloadName, isNetworkError, isTyping, revealStage, sentence, setDownload, sizeStage, zoomPan } from "./try-common.js";
 import { tooLarge } from "./upload-limit.js";
 
 const root = document.getElementById("try");
@@ -85,7 +85,7 @@ async function start(p) {
   picker.hidden = true; canvas.hidden = false;
   window.history.replaceState(null, "", `?photo=${p.id}`);
   root.dispatchEvent(new CustomEvent("try:photo", { detail: p })); // tools of the page (blemish-tool.js)
-  layout(); zoom.reset(); drawMarkers(); syncButtons();
+  layout(); zoom.reset(); drawMarkers(); syncButtons(); revealStage(wrap);
   try {
     session = await api("/api/sessions/", { method: "POST", body: { photo: p.id, engine } });
   } catch (error) { toast(sentence(error, "open a retouching session"), "error"); return; }
