@@ -43,6 +43,7 @@ class ResearcherView(APIView):
 
 
 class ModelListView(ResearcherView):
+    @extend_schema(operation_id="models_list")
     def get(self, request):
         return Response({"results": selectors.model_list(request.user),
                          "trainable": services.trainable_models()})
