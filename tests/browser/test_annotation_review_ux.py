@@ -13,6 +13,7 @@ import time
 import zipfile
 from pathlib import Path
 
+import cv2
 import httpx
 import numpy as np
 import pytest
@@ -267,6 +268,7 @@ def test_a_composite_built_on_the_page_becomes_a_harmonization_task(embedded_pla
     owner.wait_for_function("() => document.getElementById('cutout-state').textContent.startsWith('Cut out')")
     owner.click(f"#pick-background [data-photo='{background['id']}']")
     owner.wait_for_selector("#person:not([hidden])")
+    owner.locator("#person").scroll_into_view_if_needed()
     start = owner.locator("#ann-composites").get_attribute("data-place")
     box = owner.locator("#person").bounding_box()
     owner.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
@@ -276,6 +278,7 @@ def test_a_composite_built_on_the_page_becomes_a_harmonization_task(embedded_pla
     moved = owner.locator("#ann-composites").get_attribute("data-place")
     assert float(moved.split(",")[0]) > float(start.split(",")[0])  # dragged to the right
     owner.click("[data-tool-button=box]")
+    owner.locator("#ref-target").scroll_into_view_if_needed()
     frame = owner.locator("#ref-target").bounding_box()
     owner.mouse.move(frame["x"] + 4, frame["y"] + 4)
     owner.mouse.down()
@@ -356,4 +359,7 @@ def test_a_composite_built_on_the_page_becomes_a_harmonization_task(embedded_pla
     bright, dark = read_rgb(harm / "target_a" / "0_0.tif"), read_rgb(harm / "target_c" / "0_0.tif")
     on = fg > 0.5
     assert bright[on].mean() > composite[on].mean() > dark[on].mean()
-    assert np.abs(bright[~on] - composite[~on]).max() < 2 / 255  # the background is untouched
+    # The exported mask is binary (0.5 threshold); the composite's own mask has a soft edge a pixel or
+    # two wide that is partly adjusted (out = src + m·(adjusted − src)): compare beyond it.
+    off = cv2.dilate(on.astype(np.uint8), np.ones((7, 7), np.uint8)) == 0
+    assert np.abs(bright[off] - composite[off]).max() < 2 / 255  # the background is untouched

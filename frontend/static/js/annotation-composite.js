@@ -106,7 +106,7 @@ async function chooseBackground(p) {
 function fitFrame() {
   if (!background) return;
   const stage = $("stage");
-  const W = stage.clientWidth - 32; const H = Math.max(240, window.innerHeight * 0.68);
+  const W = stage.clientWidth - 32; const H = Math.max(220, window.innerHeight - 150);  // the stage sticks under the header
   const s = Math.min(W / background.width, H / background.height);
   frame.style.width = `${Math.floor(background.width * s)}px`; frame.style.height = `${Math.floor(background.height * s)}px`;
 }
