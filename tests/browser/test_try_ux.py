@@ -197,6 +197,12 @@ def test_server_outage_banner_held_clicks_and_sentences(restartable_platform, si
     banner = page.locator("#offline")
     assert not banner.is_visible()
     assert "ms" in page.locator("#latency").inner_text()
+    # a harmonize page in another tab, ready to paste
+    harm = page.context.new_page()
+    harm.goto(f"{platform.base}/try/harmonize/")
+    harm.wait_for_function("() => document.querySelectorAll('#pick-person option').length > 2")
+    harm.select_option("#pick-person", index=1)
+    harm.select_option("#pick-bg", index=2)
 
     platform.stop()
     banner.wait_for(state="visible", timeout=15_000)
@@ -214,6 +220,9 @@ def test_server_outage_banner_held_clicks_and_sentences(restartable_platform, si
     status = page.locator("#download-status")
     page.wait_for_function("() => document.getElementById('download-status').textContent.includes('server')", timeout=10_000)
     assert "Failed to fetch" not in status.inner_text() and "Could not reach the server" in status.inner_text()
+    harm.click("#btn-paste")
+    harm.locator("#offline").wait_for(state="visible", timeout=10_000)
+    assert "cannot be reached, so pasting the person did not happen" in harm.locator("#offline").inner_text()
 
     platform.start()
     # reconnected: the held clicks are sent and answered, the banner says so and then goes
@@ -223,6 +232,7 @@ def test_server_outage_banner_held_clicks_and_sentences(restartable_platform, si
     assert banner.inner_text() == "Back online — your 2 waiting changes are in the result."
     assert "ms" in page.locator("#latency").inner_text()
     banner.wait_for(state="hidden", timeout=10_000)
+    harm.wait_for_function("() => document.getElementById('offline').textContent.startsWith('Back online')", timeout=20_000)
     assert page.js_errors == []
 
 

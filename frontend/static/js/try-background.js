@@ -4,7 +4,7 @@
 // page. Letting go renders that placement at full resolution (a job with placement {x, y, scale}).
 import { api, el, toast, upload } from "./api.js";
 import { outputUrl, runJob } from "./jobs.js";
-import { blurSlidersOnRelease, compareControl, downloadName, revealStage, sentence, setDownload, sizeStage, zoomPan } from "./try-common.js";
+import { blurSlidersOnRelease, compareControl, downloadName, revealStage, sentence, serverWatch, setDownload, sizeStage, zoomPan } from "./try-common.js";
 import { tooLarge } from "./upload-limit.js";
 
 const root = document.getElementById("bgr");
@@ -285,6 +285,7 @@ async function find() {
     $("latency").textContent = `${Math.round(performance.now() - t0)} ms · engine ${Math.round(info.ms.total)} ms`;
     setState("placed"); revealStage(wrap);
   } catch (error) {
+    server.failed(error, "finding placements");
     const message = sentence(error, "find placements"); toast(message, "error"); $("status").textContent = message; setState("choosing");
   } finally { busy.hidden = true; $("btn-find").disabled = false; }
 }
@@ -306,7 +307,7 @@ async function render() {
     $("latency").textContent = `${Math.round(performance.now() - t0)} ms · engine ${Math.round(job.info.ms.total)} ms`;
     setState("placed");
   } catch (error) {
-    if (seq === renderSeq) { const message = sentence(error, "render this placement"); toast(message, "error"); $("status").textContent = message; setState("placed"); }
+    if (seq === renderSeq) { server.failed(error, "rendering this placement"); const message = sentence(error, "render this placement"); toast(message, "error"); $("status").textContent = message; setState("placed"); }
   } finally { if (seq === renderSeq) busy.hidden = true; }
 }
 
@@ -361,6 +362,7 @@ $("view-result").addEventListener("click", () => { live.hidden = true; imgResult
 window.addEventListener("resize", layout);
 blurSlidersOnRelease(root);
 const zoom = zoomPan({ wrap, canvas, imageWidth: () => background?.width, onGesture: () => { if (drag) endDrag(); } });
+const server = serverWatch(wrap);
 compareControl({ canvas, group: $("compare"), wrap });
 imgBefore.addEventListener("load", layout);
 

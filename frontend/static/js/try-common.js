@@ -31,6 +31,35 @@ export function sentence(error, doing) {
   return error?.message || `Could not ${doing}.`;
 }
 
+// Pages without a session socket (harmonize, background) learn the server is gone when a request
+// fails to reach it: a banner says what did not happen, /api/health/ is asked every 2 s, and the
+// banner says when the server is back (the /try/ page's session socket has its own, try-retouch.js).
+export function serverWatch(wrap) {
+  const banner = document.createElement("div");
+  banner.className = "offline-banner"; banner.id = "offline"; banner.setAttribute("role", "status"); banner.hidden = true;
+  wrap.append(banner);
+  let timer = null, hide = null;
+  const check = async () => {
+    const up = await fetch("/api/health/", { cache: "no-store" }).then((r) => r.status < 500, () => false);
+    if (!up) { timer = setTimeout(check, 2000); return; }
+    timer = null;
+    banner.className = "offline-banner back"; banner.textContent = "Back online — you can try again.";
+    hide = setTimeout(() => { banner.hidden = true; }, 4000);
+  };
+  return {
+    // true (and the banner shown) when `error` means the server could not be reached
+    failed(error, what) {
+      if (!isNetworkError(error)) return false;
+      clearTimeout(hide);
+      banner.className = "offline-banner";
+      banner.textContent = `The server cannot be reached, so ${what} did not happen. Checking every 2 s…`;
+      banner.hidden = false;
+      if (!timer) timer = setTimeout(check, 2000);
+      return true;
+    },
+  };
+}
+
 // `<original name>-<suffix>.<extension of the file served>`: "portrait.jpg" → "portrait-retouched.png".
 export function downloadName(originalName, suffix, url) {
   const stem = (originalName || "photo").replace(/\.[^.]+$/, "") || "photo";

@@ -1,7 +1,7 @@
 // /try/harmonize/: paste a person into a scene (or take a composite + mask), mark a reference
 // region (box or brush), and run the `harmonize` engine as an ordinary job (/api/jobs/).
 import { api, el, socket, toast, upload } from "./api.js";
-import { blurSlidersOnRelease, compareControl, downloadName, revealStage, sentence, setDownload, sizeStage, zoomPan } from "./try-common.js";
+import { blurSlidersOnRelease, compareControl, downloadName, revealStage, sentence, serverWatch, setDownload, sizeStage, zoomPan } from "./try-common.js";
 import { tooLarge } from "./upload-limit.js";
 
 const root = document.getElementById("harm");
@@ -107,7 +107,7 @@ $("btn-paste").addEventListener("click", async () => {
     imgPerson.hidden = true;
     useTarget(made.photo, made.mask);
     toast(made.mask_source === "grabcut" ? "Person cut out automatically (faces + GrabCut)." : "Person pasted.");
-  } catch (error) { toast(error.message, "error"); } finally { $("btn-paste").disabled = false; $("busy").hidden = true; }
+  } catch (error) { if (!server.failed(error, "pasting the person")) toast(error.message, "error"); } finally { $("btn-paste").disabled = false; $("busy").hidden = true; }
 });
 
 function setMode(m) {
@@ -273,6 +273,7 @@ $("btn-run").addEventListener("click", async () => {
     const poll = async () => { if (!job || job.id !== created.id) return; const j = await api(`/api/jobs/${created.id}/`).catch(() => null); if (j) onJob(j); if (job?.id === created.id) setTimeout(poll, 1200); };
     setTimeout(poll, 1200);
   } catch (error) {
+    server.failed(error, "harmonizing");
     const message = sentence(error, "start harmonizing");
     toast(message, "error"); $("busy").hidden = true; syncRun(); $("harm-info").textContent = message;
   }
@@ -301,6 +302,7 @@ $("btn-restart").addEventListener("click", () => { target = null; lastRun = null
 window.addEventListener("resize", () => { const f = frame(); if (f && !canvas.hidden) fit(f.width, f.height); });
 blurSlidersOnRelease(root);
 const zoom = zoomPan({ wrap, canvas, imageWidth: () => frame()?.width, onGesture: cancelDrawing });
+const server = serverWatch(wrap);
 const compare = compareControl({ canvas, group: $("compare"), wrap });
 
 loadPhotos().catch((error) => toast(error.message, "error"));
