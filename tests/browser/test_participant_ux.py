@@ -503,5 +503,6 @@ def test_full_screen_is_requested_when_trials_start(chromium, studies):
     assert page.is_visible("#fullscreen-toggle")
     page.click("#fullscreen-toggle")
     page.wait_for_function("() => !document.fullscreenElement")
-    assert page.text_content("#fullscreen-toggle") == "Full screen"
+    # the label follows the fullscreenchange event, which comes after the state changed
+    page.wait_for_function("() => document.getElementById('fullscreen-toggle').textContent === 'Full screen'")
     page.context.close()
