@@ -32,6 +32,7 @@ def project_page(request, pk: int):
     return render(request, "annotation/project.html", {
         "project": project, "is_owner": project.owner_id == request.user.pk or request.user.is_superuser,
         # the form shows fractions as percentages
+        "glc_limit": f"{float(qa.get('max_glc', 30.0)):g}",
         "clip_percent": f"{100 * float(qa.get('max_clipped_fraction', 0.02)):g}",
         "extreme_percent": f"{100 * float(qa.get('extreme_fraction', 0.95)):g}"})
 
