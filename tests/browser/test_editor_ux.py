@@ -230,6 +230,12 @@ def test_annotation_tone_curve_persists_and_undoes_and_1to1_shows_original_pixel
     page.click("#zoom-fit")
     assert page.locator("#detail-canvas").is_hidden()
 
+    # Full size on demand: when the job is done the pill links to the result beside a full bar.
+    page.click("#render-full")
+    page.wait_for_selector("#full-status[data-status=succeeded]", timeout=60_000)
+    assert page.locator("#full-bar").evaluate("b => b.style.width") == "100%"
+    assert page.locator("#full-text").inner_text() == "Open full size"
+
     page.set_viewport_size({"width": 390, "height": 844})
     page.wait_for_timeout(300)
     _shot(page, "annotation-390")

@@ -670,18 +670,30 @@ async function resolve(issue, apply) {
 // --- full size on demand (a job on a worker; a newer request cancels the older one) --------------
 async function renderFull() {
   await flushSave();
-  if (fullJob) api(`/api/jobs/${fullJob}/cancel/`, { method: "POST" }).catch(() => {});
+  if (fullJob && !fullJobFinished) api(`/api/jobs/${fullJob}/cancel/`, { method: "POST" }).catch(() => {}); // superseded
   $("full-status").hidden = false; $("full-text").textContent = "Queued"; $("full-bar").style.width = "0%";
   try {
     const job = await api("/api/jobs/", { method: "POST", body: { engine: "adjust", inputs: { photo: photo().id }, params } });
-    fullJob = job.id;
+    fullJob = job.id; fullJobFinished = false;
+    if (jobEvents.has(job.id)) onJobEvent(jobEvents.get(job.id));
   } catch (error) { $("full-status").hidden = true; toast(error.message, "error"); }
 }
 
+const jobEvents = new Map(); // job id → its latest event (one may arrive before the POST's reply)
+let fullJobFinished = false;
+
 function onJobEvent(event) {
-  if (event.type !== "job" || event.id !== fullJob) return;
-  $("full-bar").style.width = `${Math.round(event.progress * 100)}%`;
-  $("full-text").textContent = event.status === "running" ? `Rendering full size ${Math.round(event.progress * 100)} %` : event.status;
+  if (event.type !== "job") return;
+  jobEvents.set(event.id, event);
+  if (jobEvents.size > 32) jobEvents.delete(jobEvents.keys().next().value);
+  if (event.id !== fullJob || fullJobFinished) return; // a superseded job, or a late event after the end
+  fullJobFinished = ["succeeded", "failed", "cancelled"].includes(event.status);
+  // Words and bar agree: a full bar only when done, the percentage shown is the bar's.
+  const percent = event.status === "succeeded" ? 100 : event.status === "running" ? Math.min(99, Math.round(event.progress * 100)) : 0;
+  $("full-bar").style.width = `${percent}%`;
+  $("full-status").dataset.status = event.status;
+  $("full-text").textContent = { queued: "Queued", running: `Rendering full size ${percent} %`, failed: "Full size failed",
+    cancelled: "Cancelled" }[event.status] || event.status;
   if (event.status === "succeeded") {
     const image = event.outputs.find((o) => o.name === "image");
     const link = el("a", { href: image.url, target: "_blank", rel: "noopener", text: "Open full size" });
