@@ -151,7 +151,7 @@ def test_reviewer_brushes_a_region_and_the_expert_sees_it(embedded_platform, chr
     assert reviewer.locator("#issue-region").text_content() == ""
     reviewer.keyboard.press("Control+z")
     assert int(reviewer.locator(".pin-layer .region-brush").get_attribute("data-dabs")) == left
-    assert "Brushed region pinned" in reviewer.locator("#issue-region").text_content()
+    assert "Region pinned: brushed area" in reviewer.locator("#issue-region").text_content()
     reviewer.fill("#issue-comment", "The shadow across the cheek is too cold.")
     reviewer.click("#issue-form button[type=submit]")
     assert reviewer.locator("#pending .region-thumb[data-region=brush]").count() == 1
@@ -205,7 +205,9 @@ def test_qa_thresholds_from_the_project_form_decide_the_submission(embedded_plat
     # The expert's group tone is far apart (one photo warm, one cold): the 0.5 limit refuses it.
     a = next(x for x in project["assignments"] if x["slot"] == "a")
     r = httpx.post(f"{base}/api/annotation/assignments/{a['id']}/assign/", headers=_h(tokens["researcher"]),
-                   json={"expert": _people(base, tokens, project_id)["a"]})
+                   # its own reviewer: unclaimed work in review would show in other tests' reviewer queues
+                   json={"expert": _people(base, tokens, project_id)["a"],
+                         "reviewer": _people(base, tokens, project_id)["reviewer"]})
     assert r.status_code == 200, r.text
     detail = httpx.get(f"{base}/api/annotation/assignments/{a['id']}/", headers=_h(tokens["a"])).json()
     for photo, temperature in zip(detail["photos"], (35, -35), strict=True):

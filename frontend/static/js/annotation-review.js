@@ -47,8 +47,8 @@ function enablePin(box, c) {
 
 function regionText(r) {
   if (!r) return "";
-  if (r.box) return `Box pinned: ${r.box.join(", ")}`;
-  return `Brushed region pinned (${r.brush.length} dab${r.brush.length === 1 ? "" : "s"})`;
+  if (r.box) return `Region pinned: box ${r.box.join(", ")}`;
+  return `Region pinned: brushed area (${r.brush.length} dab${r.brush.length === 1 ? "" : "s"})`;
 }
 
 function showRegion() {
