@@ -83,11 +83,11 @@ class ProjectSettingsSerializer(serializers.Serializer):
     max_rounds = serializers.IntegerField(required=False)
 
 
-class CutoutSerializer(serializers.Serializer):
+class CutoutRequestSerializer(serializers.Serializer):
     photo = object_id()
 
 
-class CompositeSerializer(serializers.Serializer):
+class ProjectCompositeSerializer(serializers.Serializer):
     person = object_id()
     background = object_id()
     x = serializers.FloatField()

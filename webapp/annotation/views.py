@@ -24,11 +24,11 @@ from webapp.annotation.models import AnnotationProject
 from webapp.annotation.rendering import MAX_CROP_PIXELS, RENDERER_VERSION, SLIDERS, latest_mask, render_crop
 from webapp.annotation.serializers import (
     AssignmentSerializer,
-    CompositeSerializer,
-    CutoutSerializer,
+    CutoutRequestSerializer,
     EditSerializer,
     ExportSerializer,
     IssueSerializer,
+    ProjectCompositeSerializer,
     ProjectCreateSerializer,
     ProjectSerializer,
     ProjectSettingsSerializer,
@@ -487,11 +487,11 @@ class CutoutView(APIView):
 
     permission_classes = [IsResearcher]
 
-    @extend_schema(request=CutoutSerializer, responses=inline_serializer("Cutout", {
+    @extend_schema(request=CutoutRequestSerializer, responses=inline_serializer("Cutout", {
         "photo": serializers.IntegerField(), "mask": serializers.IntegerField(), "url": serializers.CharField(),
         "source": serializers.CharField(), "box": serializers.ListField(child=serializers.IntegerField())}))
     def post(self, request):
-        body = CutoutSerializer(data=request.data)
+        body = CutoutRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         photo = _visible_photo(request, body.validated_data["photo"], "photo")
         return Response(composites.cutout(photo=photo, user=request.user))
@@ -503,10 +503,10 @@ class CompositeView(APIView):
 
     permission_classes = [IsResearcher]
 
-    @extend_schema(request=CompositeSerializer, responses={201: OpenApiTypes.OBJECT, 400: Detail, 409: Detail})
+    @extend_schema(request=ProjectCompositeSerializer, responses={201: OpenApiTypes.OBJECT, 400: Detail, 409: Detail})
     def post(self, request, pk: int):
         project = selectors.project_for(request.user, pk, owner=True)
-        body = CompositeSerializer(data=request.data)
+        body = ProjectCompositeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         d = body.validated_data
         person = _visible_photo(request, d["person"], "person")
