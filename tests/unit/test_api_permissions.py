@@ -245,10 +245,10 @@ STUDY_MATRIX = [
     ("delete", "/api/studies/{study}/items/{item}/", None,
      {None: 401, "researcher": 204, "expert": 403, "reviewer": 403}),
     ("post", "/api/studies/{study}/items/", "item", {None: 401, "researcher": 201, "expert": 403, "reviewer": 403}),
-]
-
     # participants' end questionnaire: their token, never a user's role
     ("post", "/api/participate/questionnaire/", None, {None: 401, "researcher": 401, "expert": 401, "reviewer": 401}),
+]
+
 
 @pytest.fixture
 def draft_study(researcher):
