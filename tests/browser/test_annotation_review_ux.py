@@ -325,8 +325,16 @@ def test_a_composite_built_on_the_page_becomes_a_harmonization_task(embedded_pla
     after = expert.evaluate(probe)
     assert sum(after[0]) > sum(before[0]) + 30  # the pasted person brightened
     assert max(abs(x - y) for x, y in zip(after[1], before[1], strict=True)) <= 1  # the background did not
+    # The reference region stays outlined with the overlay off: the expert matches the person to it.
+    assert expert.get_attribute("#ann-editor", "data-reference-outline") == "1"
+    expert.wait_for_function("""() => { const c = document.getElementById('mask-canvas');
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;
+      for (let i = 0; i < d.length; i += 4) if (d[i + 2] === 235 && d[i + 3] === 255) n++;
+      return n > 20; }""", timeout=10_000)
+    assert expert.locator("#mask-canvas").is_visible()
     expert.click("#mask-toggle")
     assert expert.locator("#mask-canvas").is_visible()
+    assert expert.get_attribute("#ann-editor", "data-reference-outline") == ""
     assert expert.js_errors == []
     expert.context.close()
 

@@ -554,21 +554,32 @@ async function matchTone() {
 // --- mask overlay, refined by clicks -----------------------------------------------------------------
 async function drawMask() {
   const p = photo();
-  maskCanvas.hidden = !showMask;
+  // A harmonization expert matches the person to the reference region, so its outline stays on
+  // screen even with the mask overlay off (a fill would hide the very pixels being compared).
+  const referenceOutline = !showMask && isHarmonization() && Boolean(p.masks.reference);
+  maskCanvas.hidden = !showMask && !referenceOutline;
   $("mask-toggle").classList.toggle("active", showMask);
   $("mask-refine").classList.toggle("active", refining);
   $("viewport").classList.toggle("refining", refining);
-  if (!showMask || !main) return;
+  root.dataset.referenceOutline = referenceOutline ? "1" : "";
+  if (maskCanvas.hidden || !main) return;
   const mctx = maskCanvas.getContext("2d");
   mctx.clearRect(0, 0, maskCanvas.width, maskCanvas.height);
-  const layers = isHarmonization() ? [[p.masks.foreground, [194, 96, 59]], [p.masks.reference, [37, 99, 235]]]
-    : [[p.masks.human, [194, 96, 59]]];
+  const layers = referenceOutline ? [[p.masks.reference, [37, 99, 235]]]
+    : isHarmonization() ? [[p.masks.foreground, [194, 96, 59]], [p.masks.reference, [37, 99, 235]]]
+      : [[p.masks.human, [194, 96, 59]]];
+  const w = maskCanvas.width;
   for (const [url, [r, g, b]] of layers) {
     if (!url) continue;
     const m = await loadMask(url, maskCanvas.width, maskCanvas.height);
     const img = mctx.getImageData(0, 0, maskCanvas.width, maskCanvas.height);
     for (let i = 0; i < m.length; i++) {
-      if (m[i] > 127) { img.data[4 * i] = r; img.data[4 * i + 1] = g; img.data[4 * i + 2] = b; img.data[4 * i + 3] = 110; }
+      if (m[i] <= 127) continue;
+      const edge = m[i - 1] <= 127 || m[i + 1] <= 127 || m[i - w] <= 127 || m[i + w] <= 127
+        || i % w === 0 || i % w === w - 1 || i < w || i >= m.length - w;
+      if (referenceOutline && !edge) continue;
+      img.data[4 * i] = r; img.data[4 * i + 1] = g; img.data[4 * i + 2] = b;
+      img.data[4 * i + 3] = referenceOutline ? 255 : 110;
     }
     mctx.putImageData(img, 0, 0);
   }
