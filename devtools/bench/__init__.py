@@ -6,3 +6,8 @@
 * ``votes``: vote ingestion on PostgreSQL behind a production-style uvicorn;
 * ``statistics``: Bradley–Terry / Thurstone fits against choix, and the participant bootstrap.
 """
+
+from inference.memory import keep_freed_memory
+
+keep_freed_memory()  # the allocator the platform's processes use (webapp/__init__.py)
+
