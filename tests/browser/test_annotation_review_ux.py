@@ -18,6 +18,7 @@ import httpx
 import numpy as np
 import pytest
 
+from tests.browser.signin import open_signed_in
 from tests.conftest import png_bytes
 from tests.unit.annotation_support import person_mask, portrait
 
@@ -67,16 +68,7 @@ def _group(base, token, name: str, photos: int = 3) -> dict:
 
 
 def _sign_in(chromium, base: str, username: str, viewport=(1440, 900)):
-    context = chromium.new_context(viewport={"width": viewport[0], "height": viewport[1]})
-    page = context.new_page()
-    page.js_errors = []
-    page.on("pageerror", lambda exc: page.js_errors.append(f"{exc} {getattr(exc, 'stack', '')}"))
-    page.goto(f"{base}/signin/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
-    return page
+    return open_signed_in(chromium, base, username, PASSWORD, viewport)
 
 
 def _shots(page, name: str, ready_selector: str) -> None:

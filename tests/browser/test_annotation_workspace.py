@@ -15,6 +15,7 @@ import httpx
 import numpy as np
 import pytest
 
+from tests.browser.signin import open_signed_in
 from tests.conftest import png_bytes
 from tests.unit.annotation_support import person_mask, portrait
 
@@ -37,16 +38,7 @@ def _setup_photos(base: str, token: str) -> dict:
 
 
 def _sign_in(chromium, base: str, username: str):
-    context = chromium.new_context(viewport={"width": 1440, "height": 900})
-    page = context.new_page()
-    page.js_errors = []
-    page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
-    page.goto(f"{base}/signin/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
-    return page
+    return open_signed_in(chromium, base, username, PASSWORD)
 
 
 def _wait_saved(page):

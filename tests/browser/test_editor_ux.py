@@ -21,6 +21,7 @@ import pytest
 
 from inference.imageio import to_uint8
 from inference.render import apply_adjustments
+from tests.browser.signin import open_signed_in
 from tests.conftest import png_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
@@ -39,16 +40,7 @@ def _pattern(width: int, height: int, seed: int) -> np.ndarray:
 
 
 def _sign_in(chromium, base: str, username: str, viewport=(1440, 900)):
-    context = chromium.new_context(viewport={"width": viewport[0], "height": viewport[1]})
-    page = context.new_page()
-    page.js_errors = []
-    page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
-    page.goto(f"{base}/signin/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
-    return page
+    return open_signed_in(chromium, base, username, PASSWORD, viewport)
 
 
 def _shot(page, name: str) -> None:
