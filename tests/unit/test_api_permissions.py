@@ -296,6 +296,9 @@ REGISTRY_MATRIX = [
     ("get", "/api/models/", None, {None: 401, "researcher": 200, "expert": 403, "reviewer": 403}),
     ("get", "/api/models/datasets/", None, {None: 401, "researcher": 200, "expert": 403, "reviewer": 403}),
     ("post", "/api/models/train/", "train", {None: 401, "researcher": 201, "expert": 403, "reviewer": 403}),
+    # an empty upload form reaches the researcher's check of the zip (400: no file), nobody else's
+    ("post", "/api/models/datasets/", {}, {None: 401, "researcher": 400, "expert": 403, "reviewer": 403}),
+    ("post", "/api/models/train/", "train_upload", {None: 401, "researcher": 201, "expert": 403, "reviewer": 403}),
     ("get", "/api/models/{run}/", None, {None: 401, "researcher": 200, "expert": 403, "reviewer": 403}),
     ("post", "/api/models/{run}/resume/", None, {None: 401, "researcher": 409, "expert": 403, "reviewer": 403}),
     ("post", "/api/models/{run}/study/", {}, {None: 401, "researcher": 409, "expert": 403, "reviewer": 403}),
@@ -336,6 +339,12 @@ def test_registry_endpoint_role_matrix(role, method, url, body, expected, client
         user, expected = quick_user(role), {**expected, role: expected["expert"]}
     if body == "train":
         body = {"dataset": project.pk, "model": "retouch.lut", "expert": "a", "steps": 3}
+    if body == "train_upload":  # an uploaded PPR10K zip of the researcher's (the row is what train checks)
+        from webapp.registry.models import DatasetUpload
+
+        upload = DatasetUpload.objects.create(owner=ws.researcher, name="shoot.zip", path="/nonexistent",
+                                              sha256="0" * 64, experts=["a"], counts={"train": 1, "val": 0})
+        body = {"upload": upload.pk, "model": "retouch.lut", "expert": "a", "steps": 3}
     response = getattr(client_for(user), method)(url.format(run=run.pk), body, format="json")
     assert response.status_code == expected[role], response.content[:300]
     if response.status_code >= 400:

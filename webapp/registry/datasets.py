@@ -32,7 +32,13 @@ def manifest_sha256(folder: Path) -> str:
 
 
 def prepare(run: TrainingRun, progress: Callable[[float], None] | None = None) -> tuple[Path, bool]:
-    """The run's dataset folder, exported now if missing; returns (folder, reused)."""
+    """The run's dataset folder, exported now if missing; returns (folder, reused). An uploaded
+    dataset (``uploads.store``) is its folder as checked at upload."""
+    if run.upload_id is not None:
+        folder = Path(run.upload.path)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"the uploaded dataset {run.upload_id} has no folder left to train on")
+        return folder, True
     folder = folder_for(run.project_id, run.dataset_version)
     if (folder / "manifest.json").is_file():
         return folder, True
@@ -53,8 +59,28 @@ def prepare(run: TrainingRun, progress: Callable[[float], None] | None = None) -
     return folder, False
 
 
+def dataset_sha256(run: TrainingRun, folder: Path) -> str:
+    """What identifies the data: the export's manifest, or the uploaded zip's own bytes."""
+    return run.upload.sha256 if run.upload_id is not None else manifest_sha256(folder)
+
+
+def describe(run: TrainingRun) -> dict:
+    """The run's dataset as the card, the API and the provenance name it."""
+    if run.upload_id is not None:
+        upload = run.upload
+        return {"kind": "upload", "upload": upload.pk, "name": upload.name, "sha256": upload.sha256,
+                "counts": upload.counts, "uploaded_at": upload.created_at.isoformat(),
+                "note": "uploaded PPR10K-layout zip: provenance stops here (no photos, experts or reviews "
+                        "on the platform behind it)"}
+    return {"kind": "annotation", "project": run.project_id, "title": run.project.title,
+            "dataset_version": run.dataset_version, "manifest_sha256": run.manifest_sha256 or None}
+
+
 def rows(run: TrainingRun) -> list[dict]:
-    """``groups.csv`` of the run's export: group, idx, photo_id, original_name, width, height, split."""
+    """``groups.csv`` of the run's export: group, idx, photo_id, original_name, width, height, split.
+    None for an upload: its photo ids (if it has a groups.csv at all) are not the platform's."""
+    if run.upload_id is not None:
+        return []
     path = Path(run.dataset_path or folder_for(run.project_id, run.dataset_version)) / "groups.csv"
     if not path.is_file():
         return []

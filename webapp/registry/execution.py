@@ -162,7 +162,7 @@ def run_training(job_id: int, *, worker: str, redelivered: bool = False) -> str 
     job = job_services.claim_job(job_id, worker=worker, redelivered=redelivered)
     if job is None:
         return None
-    run = TrainingRun.objects.select_related("project").get(job=job)
+    run = TrainingRun.objects.select_related("project", "upload").get(job=job)
     started = time.perf_counter()
     reporter = Reporter(job, run, model_class(run.engine).BATCH_SIZE)
     device = pick_device("auto")
@@ -173,7 +173,7 @@ def run_training(job_id: int, *, worker: str, redelivered: bool = False) -> str 
         with job_heartbeat(job):
             reporter.phase(Status.EXPORTING)
             data, reused = datasets.prepare(run, lambda f: reporter.progress("exporting", f))
-            run.dataset_path, run.manifest_sha256 = str(data), datasets.manifest_sha256(data)
+            run.dataset_path, run.manifest_sha256 = str(data), datasets.dataset_sha256(run, data)
             TrainingRun.objects.filter(pk=run.pk).update(dataset_path=run.dataset_path,
                                                          manifest_sha256=run.manifest_sha256)
             reporter.phase(Status.TRAINING)
@@ -182,9 +182,8 @@ def run_training(job_id: int, *, worker: str, redelivered: bool = False) -> str 
             folder = finished if (finished / modelstore.CARD).is_file() else train(run.engine, data, run.expert, settings.MODEL_DIR, steps=run.steps, seed=run.seed,
                            device="auto", version=run.version, arguments=run.arguments or None, quiet=True,
                            on_step=reporter.step, card_extra={"provenance": {
-                               "training_run": run.pk, "training_jobs": run.jobs, "dataset": {
-                                   "project": run.project_id, "title": run.project.title,
-                                   "dataset_version": run.dataset_version, "manifest_sha256": run.manifest_sha256},
+                               "training_run": run.pk, "training_jobs": run.jobs,
+                               "dataset": datasets.describe(run),
                                "expert": run.expert, "steps": run.steps, "seed": run.seed}})
             reporter.save()
             if folder is None:

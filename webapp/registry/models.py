@@ -11,6 +11,26 @@ from django.conf import settings
 from django.db import models
 
 
+class DatasetUpload(models.Model):
+    """A PPR10K-layout folder uploaded as a zip (``POST /api/models/datasets/``): the alternative to a
+    frozen annotation dataset version. Its files are in ``path`` (under DATA_DIR); provenance of a
+    version trained on it stops here (no photos, experts or review rounds behind it)."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="dataset_uploads")
+    name = models.CharField(max_length=200)  # the zip's file name
+    path = models.CharField(max_length=500)  # DATA_DIR/registry/uploads/<token>/
+    sha256 = models.CharField(max_length=64)  # of the uploaded zip
+    experts = models.JSONField(default=list)  # slots with a complete train split, e.g. ["a", "b"]
+    counts = models.JSONField(default=dict)  # {"train": n, "val": n, "files": n}
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"upload {self.pk} {self.name}"
+
+
 class TrainingRun(models.Model):
     """One engine version being made: reserved when the job is created, filled as it runs.
 
@@ -27,7 +47,12 @@ class TrainingRun(models.Model):
         FAILED = "failed"
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="training_runs")
-    project = models.ForeignKey("annotation.AnnotationProject", on_delete=models.PROTECT, related_name="training_runs")
+    # the training data: a frozen annotation project's dataset version, or an uploaded folder (then
+    # project is empty and dataset_version 0)
+    project = models.ForeignKey("annotation.AnnotationProject", on_delete=models.PROTECT, related_name="training_runs",
+                                null=True, blank=True)
+    upload = models.ForeignKey(DatasetUpload, on_delete=models.PROTECT, related_name="training_runs",
+                               null=True, blank=True)
     dataset_version = models.PositiveIntegerField()
     dataset_path = models.CharField(max_length=500, blank=True)  # the PPR10K-layout export it read
     manifest_sha256 = models.CharField(max_length=64, blank=True)

@@ -21,14 +21,14 @@ from webapp.jobs import unserved
 from webapp.jobs.models import Job, WorkerStatus
 from webapp.jobs.serializers import output_urls
 from webapp.refusal import NotFound
-from webapp.registry import datasets
-from webapp.registry.models import TrainingRun
+from webapp.registry import datasets, uploads
+from webapp.registry.models import DatasetUpload, TrainingRun
 
 SUMMARY_METRICS = ("psnr", "delta_e", "psnr_hc", "delta_e_hc", "ssim", "glc")
 
 
 def runs_for(user):
-    base = TrainingRun.objects.select_related("project", "job")
+    base = TrainingRun.objects.select_related("project", "upload", "job")
     return base if user.is_superuser else base.filter(owner=user)
 
 
@@ -76,8 +76,7 @@ def run_summary(run: TrainingRun, workers: list[WorkerStatus] | None = None) -> 
     card = _card(run.engine, run.version) if run.status == TrainingRun.Status.READY else None
     return {
         "id": run.pk, "engine": run.engine, "version": run.version, "status": run.status,
-        "dataset": {"project": run.project_id, "title": run.project.title, "dataset_version": run.dataset_version,
-                    "manifest_sha256": run.manifest_sha256 or None},
+        "dataset": datasets.describe(run),
         "expert": run.expert, "steps": run.steps, "step": run.step, "seed": run.seed, "arguments": run.arguments,
         "job": run.job_id, "jobs": run.jobs, "job_status": run.job.status, "error": run.error,
         "throughput": run.throughput, "metrics": summary_metrics(run.metrics),
@@ -137,11 +136,27 @@ def _iso(moment) -> str | None:
     return moment.isoformat() if moment else None
 
 
+def _engine_version(run: TrainingRun, card: dict | None) -> dict:
+    return {"run": run.pk, "engine": run.engine, "version": run.version, "status": run.status,
+            "folder": str(modelstore.version_dir(settings.MODEL_DIR, run.engine, run.version)),
+            "sha256": (card or {}).get("sha256"), "card_provenance": (card or {}).get("provenance"),
+            "held_out": summary_metrics(run.metrics)}
+
+
+def _jobs(run: TrainingRun, jobs: dict) -> list[dict]:
+    return [{"id": pk, "status": jobs[pk].status, "worker": jobs[pk].worker, "attempts": jobs[pk].attempts,
+             "started_at": _iso(jobs[pk].started_at), "finished_at": _iso(jobs[pk].finished_at),
+             "run_seconds": jobs[pk].run_seconds, "params": jobs[pk].params} for pk in run.jobs if pk in jobs]
+
+
 def provenance(run: TrainingRun) -> dict:
     """study → engine version → training job(s) → dataset version → assignments (experts, review
     rounds) → photos, as one JSON-ready object (the study export embeds it)."""
     card = _card(run.engine, run.version)
     jobs = {j.pk: j for j in Job.objects.filter(pk__in=run.jobs)}
+    if run.upload_id is not None:  # trained on an uploaded zip: the chain stops at the upload
+        return {"studies": [], "engine_version": _engine_version(run, card), "training_jobs": _jobs(run, jobs),
+                "dataset": {**datasets.describe(run), "expert_slot": run.expert}, "assignments": [], "photos": []}
     assignments = list(run.project.assignments.filter(slot=run.expert)
                        .select_related("project_group", "expert", "reviewer").order_by("project_group__index"))
     issues = dict(ReviewIssue.objects.filter(assignment__in=assignments).values_list("assignment")
@@ -155,14 +170,8 @@ def provenance(run: TrainingRun) -> dict:
                         "results_url": f"/studies/{c.study_id}/results/"})
     return {
         "studies": studies,
-        "engine_version": {"run": run.pk, "engine": run.engine, "version": run.version, "status": run.status,
-                           "folder": str(modelstore.version_dir(settings.MODEL_DIR, run.engine, run.version)),
-                           "sha256": (card or {}).get("sha256"), "card_provenance": (card or {}).get("provenance"),
-                           "held_out": summary_metrics(run.metrics)},
-        "training_jobs": [{"id": pk, "status": jobs[pk].status, "worker": jobs[pk].worker,
-                           "attempts": jobs[pk].attempts, "started_at": _iso(jobs[pk].started_at),
-                           "finished_at": _iso(jobs[pk].finished_at), "run_seconds": jobs[pk].run_seconds,
-                           "params": jobs[pk].params} for pk in run.jobs if pk in jobs],
+        "engine_version": _engine_version(run, card),
+        "training_jobs": _jobs(run, jobs),
         "dataset": {"project": run.project_id, "title": run.project.title, "kind": run.project.kind,
                     "dataset_version": run.dataset_version, "current_version": run.project.dataset_version,
                     "frozen_at": _iso(run.project.frozen_at), "manifest_sha256": run.manifest_sha256 or None,
@@ -184,3 +193,9 @@ def frozen_datasets(user) -> list[dict]:
     return [{"id": p.pk, "title": p.title, "dataset_version": p.dataset_version, "slots": p.slots,
              "frozen_at": p.frozen_at}
             for p in scope.filter(dataset_version__gte=1, kind="retouch").order_by("-frozen_at")]
+
+
+def dataset_uploads(user) -> list[dict]:
+    """The caller's uploaded PPR10K-layout zips (the training form's other choice)."""
+    scope = DatasetUpload.objects.all() if user.is_superuser else DatasetUpload.objects.filter(owner=user)
+    return [uploads.summary(u) for u in scope]

@@ -27,7 +27,7 @@ from webapp.jobs import services as job_services
 from webapp.jobs.models import Job
 from webapp.photos.models import Photo
 from webapp.refusal import Conflict, NotFound, Refusal
-from webapp.registry import datasets
+from webapp.registry import datasets, uploads
 from webapp.registry.models import StudyComparison, TrainingRun
 from webapp.registry.selectors import provenance
 
@@ -84,31 +84,43 @@ def _next_version(engine: str) -> str:
     return str(max(numbers, default=0) + 1)
 
 
-def start_training(*, owner, dataset, model: str, expert: str = "a", steps: int = 200, seed: int = 0,
-                   arguments=None) -> TrainingRun:
-    """Validate everything, reserve the next version of ``model`` and queue the training job."""
+def start_training(*, owner, dataset=None, model: str, expert: str = "a", steps: int = 200, seed: int = 0,
+                   arguments=None, upload=None) -> TrainingRun:
+    """Validate everything, reserve the next version of ``model`` and queue the training job.
+
+    The data is ``dataset`` (a frozen annotation project) or ``upload`` (an uploaded PPR10K-layout
+    zip, ``uploads.store``): exactly one of the two."""
+    if (dataset is None) == (upload is None):
+        raise Refusal('Send exactly one of "dataset" (a frozen annotation project) and "upload" (an uploaded '
+                      "PPR10K-layout zip).", errors={"dataset": ["exactly one of dataset, upload"]})
     if model not in trainable_models():
         raise Refusal(f"model must be one of {', '.join(trainable_models())}.", errors={"model": ["not trainable"]})
     steps = _int(steps, "steps", 1, MAX_STEPS)
     seed = _int(seed, "seed", 0, 2**31 - 1)
     arguments = _arguments(arguments)
-    project = owned_project(owner, dataset)
-    if project.kind != AnnotationProject.Kind.RETOUCH:
-        raise Refusal("Only retouching ground truth trains these models; this is a harmonization project.")
-    frozen_or_refuse(project)
-    if not isinstance(expert, str) or expert not in project.slots:
-        raise Refusal(f"expert must be one of the dataset's slots: {', '.join(project.slots)}.",
+    project = uploaded = None
+    if upload is not None:
+        uploaded = uploads.owned_upload(owner, upload)
+        slots, data_inputs = uploaded.experts, {"upload": uploaded.pk}
+    else:
+        project = owned_project(owner, dataset)
+        if project.kind != AnnotationProject.Kind.RETOUCH:
+            raise Refusal("Only retouching ground truth trains these models; this is a harmonization project.")
+        frozen_or_refuse(project)
+        slots, data_inputs = project.slots, {"dataset": project.pk, "dataset_version": project.dataset_version}
+    if not isinstance(expert, str) or expert not in slots:
+        raise Refusal(f"expert must be one of the dataset's slots: {', '.join(slots)}.",
                       errors={"expert": ["unknown slot"]})
     for attempt in range(3):  # a concurrent start may take the same number: the constraint says so
         try:
             with transaction.atomic():
                 version = _next_version(model)
                 job = Job.objects.create(owner=owner, engine=TRAINING_ENGINE, engine_version=version,
-                                         queue=TRAINING_QUEUE, inputs={"dataset": project.pk,
-                                                                       "dataset_version": project.dataset_version},
+                                         queue=TRAINING_QUEUE, inputs=data_inputs,
                                          params={"model": model, "expert": expert, "steps": steps, "seed": seed,
                                                  "arguments": arguments})
-                run = TrainingRun.objects.create(owner=owner, project=project, dataset_version=project.dataset_version,
+                run = TrainingRun.objects.create(owner=owner, project=project, upload=uploaded,
+                                                 dataset_version=project.dataset_version if project else 0,
                                                  engine=model, version=version, expert=expert, steps=steps,
                                                  seed=seed, arguments=arguments, job=job, jobs=[job.pk])
                 transaction.on_commit(lambda job=job: job_services.enqueue(job))
@@ -170,6 +182,9 @@ def compare_in_study(*, run: TrainingRun, owner, methods=None, title: str | None
     :func:`on_job_finished` opens the study once every item is there."""
     if run.status != Status.READY:
         raise Conflict(f"The model is {run.status}; compare it once training and evaluation are done.")
+    if run.upload_id is not None:
+        raise Conflict("This version was trained on an uploaded dataset: its photos are not on the platform, so "
+                       "a study cannot show them. Compare versions trained on a frozen annotation dataset.")
     entries = DEFAULT_METHODS if methods in (None, []) else methods
     if not isinstance(entries, list) or len(entries) < 2 or len(entries) > 8:
         raise Refusal("methods must be a list of 2–8 methods.")

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from webapp.accounts.permissions import IsResearcher
 from webapp.refusal import Refusal
-from webapp.registry import selectors, services
+from webapp.registry import selectors, services, uploads
 
 JSON = OpenApiTypes.OBJECT
 
@@ -23,7 +23,10 @@ def _body(request) -> dict:
 
 
 TrainBody = inline_serializer("TrainModelBody", {
-    "dataset": serializers.IntegerField(help_text="A frozen annotation project (its current dataset version)."),
+    "dataset": serializers.IntegerField(required=False,
+                                        help_text="A frozen annotation project (its current dataset version)."),
+    "upload": serializers.IntegerField(required=False, help_text="Or: an uploaded PPR10K-layout zip "
+                                                                 "(POST /api/models/datasets/); exactly one of the two."),
     "model": serializers.CharField(help_text="A trainable learned engine, e.g. retouch.lut."),
     "expert": serializers.CharField(default="a", help_text="The expert slot whose targets to learn."),
     "steps": serializers.IntegerField(default=200), "seed": serializers.IntegerField(default=0),
@@ -49,19 +52,34 @@ class ModelListView(ResearcherView):
                          "trainable": services.trainable_models()})
 
 
+UploadBody = inline_serializer("DatasetUploadBody", {
+    "file": serializers.FileField(help_text="A zip in the PPR10K layout: 360p/{train,val}/{source,target_a,…}/, "
+                                            "masks_360p/ (at its root or in one top-level folder)."),
+})
+
+
 class DatasetListView(ResearcherView):
     def get(self, request):
-        return Response({"results": selectors.frozen_datasets(request.user)})
+        return Response({"results": selectors.frozen_datasets(request.user),
+                         "uploads": selectors.dataset_uploads(request.user)})
+
+    @extend_schema(operation_id="models_datasets_upload", request={"multipart/form-data": UploadBody},
+                   responses={201: JSON})
+    def post(self, request):
+        files = getattr(request, "FILES", {})
+        upload = uploads.store(owner=request.user, upload=files.get("file") if files else None)
+        return Response(uploads.summary(upload), status=status.HTTP_201_CREATED)
 
 
 class TrainView(ResearcherView):
     @extend_schema(request=TrainBody, responses={201: JSON})
     def post(self, request):
         body = _body(request)
-        unknown = set(body) - {"dataset", "model", "expert", "steps", "seed", "arguments"}
+        unknown = set(body) - {"dataset", "upload", "model", "expert", "steps", "seed", "arguments"}
         if unknown:
             raise Refusal(f"Unknown field(s): {', '.join(sorted(unknown))}.")
-        run = services.start_training(owner=request.user, dataset=body.get("dataset"), model=body.get("model"),
+        run = services.start_training(owner=request.user, dataset=body.get("dataset"), upload=body.get("upload"),
+                                      model=body.get("model"),
                                       expert=body.get("expert", "a"), steps=body.get("steps", 200),
                                       seed=body.get("seed", 0), arguments=body.get("arguments"))
         return Response(selectors.run_summary(run), status=status.HTTP_201_CREATED)

@@ -73,7 +73,7 @@ function renderTable(rows) {
     const name = r.id ? el("a", { href: r.url, text: `${r.engine} v${r.version}` }) : el("span", { text: `${r.engine} v${r.version}` });
     const m = r.metrics?.model || {};
     return el("tr", {}, el("td", {}, name), el("td", {}, el("span", { class: "md-status", "data-status": r.status, text: r.status })),
-      el("td", { text: r.dataset?.title ? `${r.dataset.title} v${r.dataset.dataset_version}` : (r.dataset?.root ? "folder (CLI)" : "–") }),
+      el("td", { text: r.dataset?.kind === "upload" ? `${r.dataset.name} (upload)` : r.dataset?.title ? `${r.dataset.title} v${r.dataset.dataset_version}` : (r.dataset?.root ? "folder (CLI)" : "–") }),
       el("td", { text: r.expert || "–" }), el("td", { class: "num", text: r.steps ?? "–" }),
       el("td", { class: "num", text: fmt(m.psnr) }), el("td", { class: "num", text: fmt(m.delta_e) }),
       el("td", { text: r.loaded_on?.length ? r.loaded_on.join(", ") : (r.available_on?.length ? "available, not loaded" : "–") }));
@@ -235,7 +235,9 @@ async function renderProvenance() {
     ["Studies", p.studies.length ? p.studies.map((s) => `#${s.id} ${s.status}`).join(", ") : "none yet"],
     ["Engine version", `${p.engine_version.engine} v${p.engine_version.version} · sha256 ${(p.engine_version.sha256 || "").slice(0, 12)}…`],
     ["Training jobs", p.training_jobs.map((j) => `#${j.id} ${j.status}${j.worker ? ` on ${j.worker}` : ""}`).join(", ")],
-    ["Dataset version", `${p.dataset.title} v${p.dataset.dataset_version} · manifest ${(p.dataset.manifest_sha256 || "").slice(0, 12)}…`],
+    p.dataset.kind === "upload"
+      ? ["Dataset", `uploaded zip ${p.dataset.name} · sha256 ${(p.dataset.sha256 || "").slice(0, 12)}… · provenance stops here`]
+      : ["Dataset version", `${p.dataset.title} v${p.dataset.dataset_version} · manifest ${(p.dataset.manifest_sha256 || "").slice(0, 12)}…`],
     ["Assignments", `${p.assignments.length} (slot ${p.dataset.expert_slot}) · experts ${experts.join(", ") || "–"} · ${rounds} extra review round(s)`],
     ["Photos", `${p.photos.length} (${Object.entries(splits).map(([k, v]) => `${v} ${k}`).join(", ")})`],
   ];
@@ -263,7 +265,7 @@ async function loadOthers() {
   const models = await api("/api/models/");
   const select = $("cmp-other");
   for (const r of models.results.filter((x) => x.id && x.id !== runId && x.status === "ready")) {
-    select.append(el("option", { value: r.id, text: `${r.engine} v${r.version} (${r.dataset?.title || "?"}, expert ${r.expert})` }));
+    select.append(el("option", { value: r.id, text: `${r.engine} v${r.version} (${r.dataset?.title || r.dataset?.name || "?"}, expert ${r.expert})` }));
   }
   select.addEventListener("change", async () => {
     other = select.value ? await api(`/api/models/${select.value}/`) : null;
