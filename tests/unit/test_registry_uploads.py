@@ -93,7 +93,8 @@ def test_a_ppr10k_zip_is_accepted_and_listed(client_for, make_user, stores):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("case", ["not a zip", "traversal", "absolute", "missing targets", "missing masks",
-                                  "no layout", "no file"])
+                                  "no layout", "no file", "file and folder of one name",
+                                  "not an image"])
 def test_bad_zips_are_refused_with_a_clear_message_and_nothing_stored(case, client_for, make_user, stores):
     from webapp.registry.models import DatasetUpload
 
@@ -107,6 +108,8 @@ def test_bad_zips_are_refused_with_a_clear_message_and_nothing_stored(case, clie
         "missing masks": (as_zip(ppr10k_files(skip={"masks_360p"})), "lack a target_a file or a mask"),
         "no layout": (as_zip({"photos/a.jpg": b"x"}), "PPR10K-layout"),
         "no file": (None, '"file"'),
+        "file and folder of one name": (as_zip({**good, "masks_360p": b"x"}), "cannot be stored"),
+        "not an image": (as_zip({**good, "360p/train/source/0_0.tif": b"not a tiff"}), "not readable"),
     }[case]
     if data is None:
         r = client.post("/api/models/datasets/", {}, format="multipart")
