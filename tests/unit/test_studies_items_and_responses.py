@@ -98,7 +98,11 @@ def test_items_cannot_be_deleted_once_the_study_is_open_or_anyone_joined(owner_c
 
 
 def _rows(text: str) -> list[dict]:
-    return list(csv.DictReader(io.StringIO(text)))
+    # cells a spreadsheet would run as formulas (a trial id may start with "-") carry an apostrophe;
+    # read them back as the analysis CLI does
+    from studies.analysis.data import csv_cell_value
+
+    return [{k: csv_cell_value(v) for k, v in row.items()} for row in csv.DictReader(io.StringIO(text))]
 
 
 @pytest.mark.django_db
