@@ -20,6 +20,7 @@ import numexpr as ne
 import numpy as np
 
 from inference import placement
+from inference.engines.common import image_and_mask
 from inference.engines.harmonize import (
     LOW_LONG,
     HarmonizeEngine,
@@ -28,7 +29,7 @@ from inference.engines.harmonize import (
 )
 from inference.interface import EngineInputError, EngineSpec, validate_params
 from inference.people import detect_faces, person_mask
-from inference.segmentation import check_image, check_mask, feather_mask, resize_image
+from inference.segmentation import check_image, feather_mask, resize_image
 
 MIN_BACKGROUND = 128  # px on the background's short side
 MIN_PERSON = 16  # px: the person's box height in the portrait
@@ -90,16 +91,14 @@ class BackgroundEngine:
     def run(self, inputs, params, progress=None):
         t0 = time.perf_counter()
         params = validate_params(self.spec, params or {})
-        image = check_image(inputs.get("image"))
+        image, mask = image_and_mask(inputs, "mask (the person)", allow_empty=False)
         background = check_image(inputs.get("background"), "background")
         bh, bw = background.shape[:2]
         if min(bh, bw) < MIN_BACKGROUND:
             raise EngineInputError(f"The background is too small ({bw}×{bh}); it needs at least "
                                    f"{MIN_BACKGROUND} px on its short side.")
-        h, w = image.shape[:2]
         faces = detect_faces(image)
-        if inputs.get("mask") is not None:
-            mask = check_mask(inputs["mask"], h, w, "mask (the person)", allow_empty=False)
+        if mask is not None:
             source = "input"
         else:
             mask = person_mask(image, faces)

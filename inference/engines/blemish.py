@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from inference import blemishes
+from inference.engines.common import image_and_mask
 from inference.interface import EngineSpec, validate_params
-from inference.segmentation import check_image, check_mask
 
 
 def _check(params: dict[str, Any]) -> dict[str, Any]:
@@ -49,11 +49,8 @@ class BlemishEngine:
     def run(self, inputs, params, progress=None):
         t0 = time.perf_counter()
         params = validate_params(self.spec, params or {})
-        image = check_image(inputs.get("image"))
+        image, skin = image_and_mask(inputs, "mask (the skin region)", allow_empty=False)
         h, w = image.shape[:2]
-        skin = inputs.get("mask")
-        if skin is not None:
-            skin = check_mask(skin, h, w, "mask (the skin region)", allow_empty=False)
         regions, faces = blemishes.detect(image, skin)
         t_detect = time.perf_counter()
         if progress:

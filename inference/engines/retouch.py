@@ -39,6 +39,7 @@ import numpy as np
 from inference import statecodec
 from inference.clicks import Click, click_maps, parse_clicks, scale_clicks
 from inference.colour import lab_to_srgb, srgb_to_lab
+from inference.engines.common import image_and_mask
 from inference.interface import EngineInputError, EngineSpec, run_clicks_as_job, validate_params
 from inference.people import Face, detect_faces, face_core, face_weight_map, person_mask
 from inference.render import apply_adjustments, tile_pool
@@ -314,11 +315,8 @@ class AutoRetouch:
     def run(self, inputs, params, progress=None):
         t0 = time.perf_counter()
         params = validate_params(self.spec, params or {})
-        image = check_image(inputs.get("image"))
+        image, mask = image_and_mask(inputs)
         h, w = image.shape[:2]
-        mask = inputs.get("mask")
-        if mask is not None:
-            mask = check_mask(mask, h, w)
         work, lab, faces, faces_work, prior, face_map = _scene(image, mask)
         if progress:
             progress(0.3)
