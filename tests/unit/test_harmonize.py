@@ -148,3 +148,27 @@ def test_make_composite_places_and_scales():
         make_composite(person, pmask, bg, 0, 0, 0.0)
     with pytest.raises(EngineInputError, match="empty"):
         make_composite(person, pmask * 0, bg, 0, 0, 1.0)
+
+
+def test_full_size_arrays_are_freed_as_soon_as_the_caller_drops_them():
+    """No reference cycle holds the image, the mask or the output after a run and its PNG encode
+    (a self-referencing band worker once kept 670 MB per 24 MP job alive until the cyclic GC ran,
+    and the next job page-faulted fresh memory): with the cyclic GC off, dropping them frees them."""
+    import gc
+    import weakref
+
+    from inference import encoding
+
+    comp, mask = composite_scene()
+    was_enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        out = HarmonizeEngine().run({"image": comp, "mask": mask, "reference": {"box": REF_BOX}}, {})
+        assert encoding.encode(out["image"], "png").startswith(b"\x89PNG")
+        arrays = {"image": weakref.ref(comp), "mask": weakref.ref(mask), "output": weakref.ref(out["image"])}
+        del comp, mask, out
+        assert [name for name, ref in arrays.items() if ref() is not None] == []
+    finally:
+        if was_enabled:
+            gc.enable()
