@@ -2,18 +2,23 @@
 
     python -m devtools.bench.annotation [--json] [--only frame,autosave,export,agreement] ...
 
-* ``frame`` — slider → preview frame in headless Chromium: ``previewPixels`` (the adjust renderer in
-  the browser) plus ``putImageData`` on a 1600 px wide image, per slider value; global sliders, then
-  with texture/clarity/dehaze on (their maps are made once per photo and timed apart). Goal ≤ 16 ms.
-  Besides the wall times, ``cpu_ms_per_frame`` is the page main thread's CPU time per frame
-  (DevTools' ``ThreadTime``): what a frame costs when other processes share the cores.
+* ``frame`` — slider → preview frame in headless Chromium on a 1600 px wide image, as the editor
+  draws it: ``LivePreview.render`` (annotation-common.js: ``previewPixels`` in two row bands on
+  module workers, bands transferred back and put on the canvas), timed per slider value from the call
+  to the pixels on the canvas; global sliders, then with texture/clarity/dehaze on (their maps are
+  made once per photo and timed apart as ``first_ms``). ``*_sync`` rows: the same frames rendered on
+  the main thread (the no-worker fallback). Goal ≤ 16 ms. Besides the wall times,
+  ``cpu_ms_per_frame`` is the page main thread's CPU time per frame (DevTools' ``ThreadTime``) and
+  ``browser_cpu_ms_per_frame`` all Chromium processes' CPU per frame (/proc: main thread, workers,
+  compositor, browser process): what a frame costs when other processes share the cores.
 * ``autosave`` — ``PUT /api/annotation/assignments/<id>/photos/<id>/params`` round trips on the
   embedded server (``manage.py serve``), one after another on a keep-alive connection: p50, p90.
 * ``export`` — ``export_dataset`` of a frozen project of N photos at M megapixels (one JPEG, its
   rows cloned, so setup is quick; every photo is still decoded, rendered three times at full
   resolution and resized; the agreement cache is filled first, as submissions fill it): wall and
   CPU time (user + system, all threads), bytes written and the load average around it. Goal ≤ 2 min
-  for 100 photos at 24 MP on 2 cores.
+  for 100 photos at 24 MP on 2 cores. ``--export-tiff-compression`` picks deflate or none; with
+  ``--export-sync`` the wall time includes flushing the written files to disk (``sync``).
 * ``agreement`` — ``GET …/agreement/``'s computation for P photos × 3 slots: warm (per-edit
   statistics and pairwise ΔE cached, as after the submissions that make them) and the cold cost per
   photo at 360p (renders and ΔE for every slot pair). Goal ≤ 2 s warm for 1,000 photos.
@@ -67,7 +72,7 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-FRAME_SETUP_JS = """async ([width, height, params]) => {
+FRAME_SETUP_JS = """async ([width, height, params, sync]) => {
   const common = await import('/js/annotation-common.js');
   const c = document.createElement('canvas'); c.width = width; c.height = height;
   document.body.append(c);
@@ -77,22 +82,57 @@ FRAME_SETUP_JS = """async ([width, height, params]) => {
   ctx.fillStyle = g; ctx.fillRect(0, 0, width, height);
   const img = ctx.getImageData(0, 0, width, height);
   for (let i = 0; i < img.data.length; i += 4) { const n = (Math.random() - 0.5) * 24; img.data[i] += n; img.data[i + 1] += n; img.data[i + 2] += n; }
-  const shown = new ImageData(width, height);  // reused, as the editor does
-  const frame = (p) => { const t0 = performance.now(); common.previewPixels(img, p, null, shown.data);
-    ctx.putImageData(shown, 0, 0); return performance.now() - t0; };
-  window.__frame = frame;
-  return frame({ ...params, exposure: 0.01 });  // warms the JIT; with local sliders, builds the maps
+  const live = new common.LivePreview(ctx, { sync });  // what the editor uses
+  live.setSource(img);
+  window.__live = live;
+  const t0 = performance.now();
+  for (let k = 0; k < 3; k++) await live.render({ ...params, exposure: 0.01 * k });  // JIT; local maps
+  return { first: performance.now() - t0, mode: live.mode };
 }"""
-FRAME_RUN_JS = """([frames, params]) => {
-  const times = [];
-  for (let k = 0; k < frames; k++) times.push(window.__frame({ ...params, exposure: params.exposure + 0.01 * (k % 50) }));
-  return times;
+# One slider value after another, as a drag delivers them: each frame is timed from render() (what
+# the editor calls on the animation frame after an input event) until its pixels are on the canvas,
+# worker round trip and putImageData included; the animation-frame wait before it is not.
+FRAME_RUN_JS = """async ([frames, params]) => {
+  const live = window.__live; const times = []; const n0 = live.workerMs.length;
+  for (let k = 0; k < frames; k++) {
+    const t0 = performance.now();
+    const drawn = await live.render({ ...params, exposure: params.exposure + 0.01 * (k % 50) });
+    if (!drawn) throw new Error('frame not drawn');
+    times.push(performance.now() - t0);
+  }
+  return { times, workerMs: live.workerMs.slice(n0) };
 }"""
 
 
 def _thread_seconds(cdp) -> float:
     """The page's main-thread CPU time so far (DevTools Performance metrics, thread ticks)."""
     return next(m["value"] for m in cdp.send("Performance.getMetrics")["metrics"] if m["name"] == "ThreadTime")
+
+
+def _browser_cpu_seconds() -> float:
+    """User + system CPU of every Chromium process started under this one (browser, renderer with
+    its main thread and workers, GPU and utility processes), from /proc."""
+    me = os.getpid()
+    parent: dict[int, int] = {}
+    stats: dict[int, list[str]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            text = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2:].split()
+        parent[int(entry)] = int(fields[1])
+        stats[int(entry)] = [text[text.index("(") + 1:text.rindex(")")], *fields]
+    total = 0.0
+    for pid, fields in stats.items():
+        p = parent.get(pid)
+        while p and p != me:
+            p = parent.get(p)
+        if p == me and "chrom" in fields[0].lower():
+            total += (int(fields[12]) + int(fields[13])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    return total
 
 
 def bench_frame(width: int = 1600, frames: int = 60) -> dict:
@@ -108,16 +148,23 @@ def bench_frame(width: int = 1600, frames: int = 60) -> dict:
                                          args=["--headless", "--no-sandbox", "--disable-gpu"])
             out = {"width": width, "height": height}
             for name, params in (("global", TYPICAL), ("local", LOCAL)):
-                page = browser.new_page()
-                page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
-                cdp = page.context.new_cdp_session(page)
-                cdp.send("Performance.enable", {"timeDomain": "threadTicks"})
-                first = page.evaluate(FRAME_SETUP_JS, [width, height, params])
-                cpu0 = _thread_seconds(cdp)
-                times = page.evaluate(FRAME_RUN_JS, [frames, params])
-                cpu_ms = (_thread_seconds(cdp) - cpu0) * 1000.0 / frames
-                out[name] = {**_stats_ms(times), "first_ms": round(first, 1), "cpu_ms_per_frame": round(cpu_ms, 2)}
-                page.close()
+                for sync in (False, True):
+                    page = browser.new_page()
+                    page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
+                    cdp = page.context.new_cdp_session(page)
+                    cdp.send("Performance.enable", {"timeDomain": "threadTicks"})
+                    setup = page.evaluate(FRAME_SETUP_JS, [width, height, params, sync])
+                    load0, cpu0, all0 = _load(), _thread_seconds(cdp), _browser_cpu_seconds()
+                    run = page.evaluate(FRAME_RUN_JS, [frames, params])
+                    cpu_ms = (_thread_seconds(cdp) - cpu0) * 1000.0 / frames
+                    all_ms = (_browser_cpu_seconds() - all0) * 1000.0 / frames
+                    row = {**_stats_ms(run["times"]), "mode": setup["mode"], "first_ms": round(setup["first"], 1),
+                           "cpu_ms_per_frame": round(cpu_ms, 2), "browser_cpu_ms_per_frame": round(all_ms, 2),
+                           "load_1m": [load0, _load()]}
+                    if run["workerMs"]:
+                        row["worker_band_p50_ms"] = round(float(np.percentile(run["workerMs"], 50)), 2)
+                    out[name if not sync else f"{name}_sync"] = row
+                    page.close()
             browser.close()
     finally:
         server.shutdown()
@@ -225,8 +272,11 @@ def _frozen_project(n_photos: int, width: int, height: int, per_group: int = 10)
     return project
 
 
-def bench_export(photos: int = 100, megapixels: float = 24.0, sizes: str = "360p") -> dict:
+def bench_export(photos: int = 100, megapixels: float = 24.0, sizes: str = "360p",
+                 tiff_compression: str | None = None, sync: bool = False) -> dict:
     from webapp.annotation import export
+
+    tiff_compression = tiff_compression or export.DEFAULT_TIFF_COMPRESSION
 
     width = int(round((megapixels * 1e6 * 1.5) ** 0.5))
     height = int(round(width / 1.5))
@@ -241,13 +291,15 @@ def bench_export(photos: int = 100, megapixels: float = 24.0, sizes: str = "360p
     with tempfile.TemporaryDirectory(prefix="plab-export-") as out:
         load0 = _load()
         r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-        manifest = export.export_dataset(project, out, sizes.split(","))
+        manifest = export.export_dataset(project, out, sizes.split(","), tiff_compression=tiff_compression)
+        if sync:  # the files on disk, not just in the page cache
+            os.sync()
         wall = time.perf_counter() - t0
         r1 = resource.getrusage(resource.RUSAGE_SELF)
         written = sum(f.stat().st_size for f in Path(out).rglob("*") if f.is_file())
     user, system = r1.ru_utime - r0.ru_utime, r1.ru_stime - r0.ru_stime
     return {"photos": photos, "width": width, "height": height, "sizes": sizes.split(","),
-            "files": len(manifest["checksums"]) + 1, "wall_s": round(wall, 1), "cpu_s": round(user + system, 1),
+            "tiff_compression": tiff_compression, "synced": sync, "files": len(manifest["checksums"]) + 1, "wall_s": round(wall, 1), "cpu_s": round(user + system, 1),
             "user_s": round(user, 1), "sys_s": round(system, 1), "cpu_s_per_photo": round((user + system) / photos, 2),
             "written_gb": round(written / 1e9, 2), "per_photo_s": round(wall / photos, 2), "setup_s": round(setup, 1),
             "load_1m": [load0, _load()], "workers": export.PHOTO_WORKERS, "goal_s": 120}
@@ -304,6 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--export-photos", type=int, default=100, help="photos in the exported project")
     p.add_argument("--export-megapixels", type=float, default=24.0, help="size of each exported photo")
     p.add_argument("--export-sizes", default="360p", help="export sizes (360p and/or full)")
+    p.add_argument("--export-tiff-compression", choices=("deflate", "none"), default=None,
+                   help="TIFF encoding of the export (default: the exporter's, deflate)")
+    p.add_argument("--export-sync", action="store_true", help="count flushing the export to disk (sync)")
     p.add_argument("--agreement-photos", type=int, default=1000, help="photos (× 3 slots) in the agreement report")
     return p
 
@@ -323,7 +378,8 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="plab-annbench-") as data_dir:
             _django(data_dir)
             if "export" in only:
-                result["export"] = bench_export(args.export_photos, args.export_megapixels, args.export_sizes)
+                result["export"] = bench_export(args.export_photos, args.export_megapixels, args.export_sizes,
+                                                args.export_tiff_compression, args.export_sync)
             if "agreement" in only:
                 result["agreement"] = bench_agreement(args.agreement_photos)
     result["load_1m"].append(_load())

@@ -249,119 +249,139 @@ export function localMaps(rgba, width, height, p) {
 }
 
 const clamp01x255 = (v) => (v <= 0 ? 0 : v >= 1 ? 255 : v * 255);
+const [WR, WG, WB] = LUMA;
 
-// Little-endian platforms (all browsers in practice) can read and write a pixel as one 32-bit word.
+// Pixels are read and written as 32-bit words, R in the low byte (little-endian, i.e. every browser
+// in practice); a byte array that cannot be viewed so is copied (and byte-swapped on big-endian).
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-const words = (a) => (LITTLE_ENDIAN && a.byteOffset % 4 === 0 ? new Uint32Array(a.buffer, a.byteOffset, a.length >> 2) : null);
-
-// Stage 1 alone is one table per channel: the final clip and the 8-bit rounding folded into it.
-function applyTables(rgba, out, lr, lg, lb) {
-  const [tr, tg, tb] = [lr, lg, lb].map((lut) => Uint8ClampedArray.from(lut, clamp01x255));
-  const src = words(rgba);
-  const dst = words(out);
-  if (src && dst) {
-    for (let j = 0; j < src.length; j++) {
-      const v = src[j];
-      dst[j] = (v & 0xff000000) | (tb[(v >>> 16) & 255] << 16) | (tg[(v >>> 8) & 255] << 8) | tr[v & 255];
-    }
-    return out;
+const wordView = (a) => (LITTLE_ENDIAN && a.byteOffset % 4 === 0 ? new Uint32Array(a.buffer, a.byteOffset, a.length >> 2) : null);
+function bswap(w) {
+  for (let j = 0; j < w.length; j++) {
+    const v = w[j];
+    w[j] = ((v & 255) << 24) | (((v >>> 8) & 255) << 16) | (((v >>> 16) & 255) << 8) | (v >>> 24);
   }
-  for (let i = 0; i < rgba.length; i += 4) {
-    out[i] = tr[rgba[i]]; out[i + 1] = tg[rgba[i + 1]]; out[i + 2] = tb[rgba[i + 2]]; out[i + 3] = rgba[i + 3];
-  }
-  return out;
+  return w;
+}
+function sourceWords(rgba) {
+  const w = wordView(rgba);
+  if (w) return w;
+  const copy = new Uint32Array(Uint8ClampedArray.from(rgba).buffer);
+  return LITTLE_ENDIAN ? copy : bswap(copy);
 }
 
-// Stage 1 (tables) then stage 2 (saturation, vibrance), no neighbourhood sliders: the hot loop of a
-// slider drag. Monomorphic, no calls or allocations per pixel; Uint8ClampedArray's store clamps to
-// [0, 255] and rounds to nearest, which is the final clip.
-function applyColour(rgba, out, lr, lg, lb, sat, vib) {
-  const [wr, wg, wb] = LUMA;
-  const a = 1 + sat;
-  const n = rgba.length;
-  if (vib === 0) {
-    for (let i = 0; i < n; i += 4) {
-      const r = lr[rgba[i]];
-      const g = lg[rgba[i + 1]];
-      const b = lb[rgba[i + 2]];
-      const y = wr * r + wg * g + wb * b;
-      out[i] = (y + a * (r - y)) * 255;
-      out[i + 1] = (y + a * (g - y)) * 255;
-      out[i + 2] = (y + a * (b - y)) * 255;
-      out[i + 3] = rgba[i + 3];
-    }
-    return out;
+// One output byte from a value in code units (0..255 scale): clip, then round half up (the old
+// Uint8ClampedArray store rounded half to even: the two differ only on exact ties). NaN → 0.
+const px = (x) => (x <= 0 ? 0 : x >= 254.5 ? 255 : (x + 0.5) | 0);
+
+// The kernels below read source words s[j0..j1) and write d[0..j1-j0): a row band of the image.
+// Stage 1 alone is one 8-bit table per channel (the final clip and rounding folded into it).
+function tableKernel(s, d, j0, j1, tr, tg, tb) {
+  for (let j = j0, o = 0; j < j1; j++, o++) {
+    const v = s[j];
+    d[o] = (v & 0xff000000) | (tb[(v >>> 16) & 255] << 16) | (tg[(v >>> 8) & 255] << 8) | tr[v & 255];
   }
-  for (let i = 0; i < n; i += 4) {
-    const r = lr[rgba[i]];
-    const g = lg[rgba[i + 1]];
-    const b = lb[rgba[i + 2]];
-    const y = wr * r + wg * g + wb * b;
-    const d = 1 - Math.min(Math.max(Math.max(r, g), b) - Math.min(Math.min(r, g), b), 1);  // branch-free
-    const f = a * (1 + vib * d * d);
-    out[i] = (y + f * (r - y)) * 255;
-    out[i + 1] = (y + f * (g - y)) * 255;
-    out[i + 2] = (y + f * (b - y)) * 255;
-    out[i + 3] = rgba[i + 3];
-  }
-  return out;
 }
 
-// rgba: Uint8ClampedArray (ImageData.data). Returns a new Uint8ClampedArray (or fills `out`, one of
-// the same length, e.g. a reused ImageData's data: no 4 bytes × pixels allocation per frame); alpha
-// is copied. size = {width, height} is needed when texture, clarity or dehaze is non-zero.
-export function applyAdjustments(rgba, params = {}, size = null, out = null) {
-  const p = normalizeParams(params);
-  const [lr, lg, lb] = buildChannelLuts(p, 256);
-  const sat = p.saturation / 100;
-  const vib = p.vibrance / 100;
-  out = out && out.length === rgba.length ? out : new Uint8ClampedArray(rgba.length);
-  const local = LOCAL_PARAMS.some((k) => p[k] !== 0);
-  if (!local) {
-    // The neighbourhood maps are neither made nor read when texture, clarity and dehaze are 0.
-    return sat === 0 && vib === 0 ? applyTables(rgba, out, lr, lg, lb) : applyColour(rgba, out, lr, lg, lb, sat, vib);
+// Stage 1 (tables in code units, i.e. × 255) then stage 2 (saturation a = 1 + sat, vibrance):
+// the hot loop of a global slider drag. With m = 255 − min(max − min, 255) (code units),
+// vib · d² = vk · m² with vk = vib / 255². No calls that stay calls, no allocations per pixel.
+function colourKernel(s, d, j0, j1, lr, lg, lb, a, vk) {
+  for (let j = j0, o = 0; j < j1; j++, o++) {
+    const v = s[j];
+    const r = lr[v & 255];
+    const g = lg[(v >>> 8) & 255];
+    const b = lb[(v >>> 16) & 255];
+    const y = WR * r + WG * g + WB * b;
+    const hi = r > g ? (r > b ? r : b) : (g > b ? g : b);
+    const lo = r < g ? (r < b ? r : b) : (g < b ? g : b);
+    const m = hi - lo < 255 ? 255 - (hi - lo) : 0;
+    const f = a * (1 + vk * m * m);
+    d[o] = (v & 0xff000000) | (px(y + f * (b - y)) << 16) | (px(y + f * (g - y)) << 8) | px(y + f * (r - y));
   }
-  if (!size) throw new Error("texture, clarity and dehaze need the image size: applyAdjustments(data, params, {width, height})");
-  const maps = localMaps(rgba, size.width, size.height, p);
-  const kt = TEXTURE_GAIN * p.texture / 100;
-  const kc = CLARITY_GAIN * p.clarity / 100;
-  const kd = DEHAZE_STRENGTH * p.dehaze / 100;
-  const [wr, wg, wb] = LUMA;
-  const texture = maps.texture || null;
-  const clarity = maps.clarity || null;
-  const haze = maps.haze || null;
-  const colour = sat !== 0 || vib !== 0;
-  const a = 1 + sat;
-  for (let i = 0, j = 0; i < rgba.length; i += 4, j++) {
-    let r = lr[rgba[i]];
-    let g = lg[rgba[i + 1]];
-    let b = lb[rgba[i + 2]];
+}
+
+// Stage 1, stage 1b (neighbourhood maps of the source, indexed by source pixel j), stage 2; all in
+// code units: texture adds kt·255·T, clarity kc·C·4y(1 − y)·255 = (4kc/255)·C·Y(255 − Y), dehaze
+// maps x → (x − 255s) / (1 − s) with s = kd·haze.
+function localKernel(s, d, j0, j1, lr, lg, lb, texture, clarity, haze, kt, kc, kd, colour, a, vk) {
+  const kt255 = kt * 255;
+  const kc4 = (4 * kc) / 255;
+  for (let j = j0, o = 0; j < j1; j++, o++) {
+    const v = s[j];
+    let r = lr[v & 255];
+    let g = lg[(v >>> 8) & 255];
+    let b = lb[(v >>> 16) & 255];
     let add = 0;
-    if (texture !== null) add += kt * texture[j];
+    if (texture !== null) add += kt255 * texture[j];
     if (clarity !== null) {
-      let y = wr * r + wg * g + wb * b;
-      y = y < 0 ? 0 : y > 1 ? 1 : y;
-      add += kc * clarity[j] * 4 * y * (1 - y);
+      let y = WR * r + WG * g + WB * b;
+      y = y < 0 ? 0 : y > 255 ? 255 : y;
+      add += kc4 * clarity[j] * y * (255 - y);
     }
     r += add; g += add; b += add;
     if (haze !== null) {
-      const s = kd * haze[j];
-      const inv = 1 / (1 - s);
-      r = (r - s) * inv; g = (g - s) * inv; b = (b - s) * inv;
+      const sh = kd * haze[j];
+      const inv = 1 / (1 - sh);
+      const s255 = 255 * sh;
+      r = (r - s255) * inv; g = (g - s255) * inv; b = (b - s255) * inv;
     }
     if (colour) {
-      const y = wr * r + wg * g + wb * b;
-      const d = 1 - Math.min(Math.max(Math.max(r, g), b) - Math.min(Math.min(r, g), b), 1);
-      const f = a * (1 + vib * d * d);
-      r = y + f * (r - y);
-      g = y + f * (g - y);
-      b = y + f * (b - y);
+      const y = WR * r + WG * g + WB * b;
+      const hi = r > g ? (r > b ? r : b) : (g > b ? g : b);
+      const lo = r < g ? (r < b ? r : b) : (g < b ? g : b);
+      const m = hi - lo < 255 ? 255 - (hi - lo) : 0;
+      const f = a * (1 + vk * m * m);
+      r = y + f * (r - y); g = y + f * (g - y); b = y + f * (b - y);
     }
-    out[i] = r * 255;
-    out[i + 1] = g * 255;
-    out[i + 2] = b * 255;
-    out[i + 3] = rgba[i + 3];
+    d[o] = (v & 0xff000000) | (px(b) << 16) | (px(g) << 8) | px(r);
   }
+}
+
+// rgba: Uint8ClampedArray (ImageData.data). Returns a new Uint8ClampedArray (or fills `out`, one of
+// the right length, e.g. a reused ImageData's data: no 4 bytes × pixels allocation per frame); alpha
+// is copied. size = {width, height} is needed when texture, clarity or dehaze is non-zero, and with
+// rows = [y0, y1]: then only those rows are rendered and `out` holds (y1 − y0) × width pixels (a
+// worker's band; the neighbourhood maps are still those of the whole image, so bands join seamlessly).
+export function applyAdjustments(rgba, params = {}, size = null, out = null, rows = null) {
+  const p = normalizeParams(params);
+  const local = LOCAL_PARAMS.some((k) => p[k] !== 0);
+  if (local && !size) throw new Error("texture, clarity and dehaze need the image size: applyAdjustments(data, params, {width, height})");
+  let j0 = 0;
+  let j1 = rgba.length >> 2;
+  if (rows) {
+    const [y0, y1] = rows;
+    if (!size || !Number.isInteger(y0) || !Number.isInteger(y1) || y0 < 0 || y1 < y0 || y1 * size.width * 4 > rgba.length) {
+      throw new Error("rows must be [y0, y1] inside the image, with its size");
+    }
+    j0 = y0 * size.width;
+    j1 = y1 * size.width;
+  }
+  const n = (j1 - j0) * 4;
+  out = out && out.length === n ? out : new Uint8ClampedArray(n);
+  const luts = buildChannelLuts(p, 256);
+  const sat = p.saturation / 100;
+  const vib = p.vibrance / 100;
+  const s = sourceWords(rgba);
+  const direct = wordView(out);
+  const d = direct || new Uint32Array(n >> 2);
+  if (!local && sat === 0 && vib === 0) {
+    const [tr, tg, tb] = luts.map((lut) => Uint8ClampedArray.from(lut, clamp01x255));
+    tableKernel(s, d, j0, j1, tr, tg, tb);
+  } else {
+    const [lr, lg, lb] = luts.map((lut) => lut.map((v) => v * 255));
+    const a = 1 + sat;
+    const vk = vib / (255 * 255);
+    if (!local) {
+      // The neighbourhood maps are neither made nor read when texture, clarity and dehaze are 0.
+      colourKernel(s, d, j0, j1, lr, lg, lb, a, vk);
+    } else {
+      const maps = localMaps(rgba, size.width, size.height, p);
+      localKernel(s, d, j0, j1, lr, lg, lb, maps.texture || null, maps.clarity || null, maps.haze || null,
+        TEXTURE_GAIN * p.texture / 100, CLARITY_GAIN * p.clarity / 100, DEHAZE_STRENGTH * p.dehaze / 100,
+        sat !== 0 || vib !== 0, a, vk);
+    }
+  }
+  if (!direct) out.set(new Uint8ClampedArray((LITTLE_ENDIAN ? d : bswap(d)).buffer));
   return out;
 }
 

@@ -106,19 +106,169 @@ export function drawHistogram(canvas, hist) {
 
 // Preview of one photo: the adjust renderer in the browser; for harmonization tasks only inside
 // the foreground mask (alpha in 0..255), as the server renders it (webapp/annotation/rendering.py).
-// `into` (optional): a Uint8ClampedArray of the same size to write into instead of a new one.
-export function previewPixels(source, params, fgMask = null, into = null) {
-  const out = applyAdjustments(source.data, params, { width: source.width, height: source.height }, into);
+// `into` (optional): a Uint8ClampedArray of the right size to write into instead of a new one.
+// `rows` (optional): [y0, y1], only that band of rows (as applyAdjustments; a LivePreview worker's).
+export function previewPixels(source, params, fgMask = null, into = null, rows = null) {
+  const { width, height } = source;
+  const out = applyAdjustments(source.data, params, { width, height }, into, rows);
   if (fgMask) {
     const src = source.data;
-    for (let i = 0; i < out.length; i += 4) {
-      const m = fgMask[i >> 2] / 255;
-      out[i] = src[i] + m * (out[i] - src[i]);
-      out[i + 1] = src[i + 1] + m * (out[i + 1] - src[i + 1]);
-      out[i + 2] = src[i + 2] + m * (out[i + 2] - src[i + 2]);
+    for (let i = 0, k = rows ? rows[0] * width * 4 : 0; i < out.length; i += 4, k += 4) {
+      const m = fgMask[k >> 2] / 255;
+      out[i] = src[k] + m * (out[i] - src[k]);
+      out[i + 1] = src[k + 1] + m * (out[i + 1] - src[k + 1]);
+      out[i + 2] = src[k + 2] + m * (out[i + 2] - src[k + 2]);
     }
   }
   return out;
+}
+
+const WORKER_URL = new URL("./preview-worker.js", import.meta.url);
+
+// Slider → canvas at interactive rates: previewPixels (the same code) in row bands on module Web
+// Workers, so the page's main thread stays free and both cores work on one frame. Each worker keeps
+// the whole source (the neighbourhood maps need it) and gets only the parameters per frame; its band
+// comes back as a transferred buffer and is handed back with the next frame (no copies, no garbage).
+// Only the newest parameters are rendered: while a frame is out, a newer request replaces the one
+// waiting (its promise resolves false), so a fast drag never queues up. Both bands are drawn
+// together, so the canvas never shows two settings at once. Without workers (or when one fails) the
+// frames are rendered synchronously, as before.
+export class LivePreview {
+  constructor(ctx, { workers = Math.min(2, (typeof navigator !== "undefined" && navigator.hardwareConcurrency) || 2), sync = false } = {}) {
+    this.ctx = ctx;
+    this.source = null;
+    this.fg = null;
+    this.id = 0;        // source generation: bands of an older source are dropped
+    this.seq = 0;
+    this.inflight = null;
+    this.pending = null;
+    this.frame = null;  // the synchronous path's reused ImageData
+    this.workerMs = []; // per frame: the slowest band's compute time inside its worker (wall)
+    this.pool = [];
+    if (!sync && typeof Worker !== "undefined") {
+      try {
+        for (let k = 0; k < Math.max(1, workers); k++) {
+          const worker = new Worker(WORKER_URL, { type: "module" });
+          worker.onmessage = (e) => this.#onBand(k, e.data);
+          worker.onerror = (e) => this.#fail(e.message || "preview worker failed");
+          this.pool.push({ worker, rows: null, buffer: null });
+        }
+      } catch (error) {
+        this.#fail(error.message);
+      }
+    }
+  }
+
+  get mode() { return this.pool.length ? "workers" : "sync"; }
+
+  setSource(source, fg = null) {
+    this.#drop();
+    this.source = source;
+    this.fg = fg;
+    this.id++;
+    const n = this.pool.length;
+    this.pool.forEach((w, k) => {
+      w.rows = [Math.round((k * source.height) / n), Math.round(((k + 1) * source.height) / n)];
+      w.buffer = null;
+      w.worker.postMessage({ type: "source", id: this.id, data: source.data, width: source.width,
+        height: source.height, fg, rows: w.rows });
+    });
+  }
+
+  // Resolves true once these parameters are on the canvas, false when newer ones superseded them.
+  render(params) {
+    return new Promise((resolve) => {
+      if (!this.source) { resolve(false); return; }
+      if (!this.pool.length) { this.#drawSync(params); resolve(true); return; }
+      if (this.pending) this.pending.resolve(false);
+      this.pending = { params, resolve };
+      if (!this.inflight) this.#dispatch();
+    });
+  }
+
+  // A committed value (a slider released): drawn at once on this thread, so the canvas is current
+  // when the event handler returns; frames still out are dropped.
+  drawNow(params) {
+    this.#drop();
+    if (this.source) this.#drawSync(params);
+  }
+
+  // The unedited source (before/after), at once; a frame still out is not drawn over it.
+  drawSource() {
+    this.#drop();
+    if (this.source) this.ctx.putImageData(this.source, 0, 0);
+  }
+
+  // The pixels on the canvas now (for the histogram; not per frame).
+  pixels() {
+    const { width, height } = this.source;
+    return this.ctx.getImageData(0, 0, width, height).data;
+  }
+
+  terminate() {
+    this.pool.forEach((w) => w.worker.terminate());
+    this.pool = [];
+  }
+
+  #drop() {
+    if (this.inflight) { this.inflight.resolve(false); this.inflight.dropped = true; }
+    if (this.pending) { this.pending.resolve(false); this.pending = null; }
+  }
+
+  #dispatch() {
+    const { params, resolve } = this.pending;
+    this.pending = null;
+    this.inflight = { seq: ++this.seq, id: this.id, params, resolve, bands: [], left: this.pool.length, dropped: false };
+    for (const w of this.pool) {
+      const buffer = w.buffer;
+      w.buffer = null;
+      w.worker.postMessage({ type: "frame", id: this.id, seq: this.seq, params, buffer }, buffer ? [buffer] : []);
+    }
+  }
+
+  #onBand(k, m) {
+    if (m.type === "error") { this.#fail(m.message); return; }
+    const f = this.inflight;
+    if (!f || m.seq !== f.seq) return; // a frame dropped with its source: its buffer is not reused
+    f.bands[k] = m;
+    if (--f.left) return;
+    this.inflight = null;
+    if (f.id === this.id && f.bands.every((b) => !b.stale)) {
+      if (!f.dropped) {
+        const { width } = this.source;
+        this.pool.forEach((w, i) => {
+          const band = new Uint8ClampedArray(f.bands[i].buffer);
+          if (band.length) this.ctx.putImageData(new ImageData(band, width, w.rows[1] - w.rows[0]), 0, w.rows[0]);
+        });
+        this.workerMs.push(Math.max(...f.bands.map((b) => b.ms)));
+        if (this.workerMs.length > 500) this.workerMs.shift();
+        f.resolve(true);
+      }
+      this.pool.forEach((w, i) => { w.buffer = f.bands[i].buffer; }); // back to its worker with the next frame
+    } else if (!f.dropped) {
+      f.resolve(false);
+    }
+    if (this.pending) this.#dispatch();
+  }
+
+  #drawSync(params) {
+    const { width, height } = this.source;
+    if (!this.frame || this.frame.width !== width || this.frame.height !== height) this.frame = new ImageData(width, height);
+    previewPixels(this.source, params, this.fg, this.frame.data);
+    this.ctx.putImageData(this.frame, 0, 0);
+  }
+
+  // A worker that cannot start or throws: the rest of the session renders synchronously.
+  #fail(message) {
+    if (typeof console !== "undefined") console.warn(`preview workers off (${message}); rendering on the page`);
+    this.terminate();
+    const waiting = [this.inflight, this.pending].filter((f) => f && !f.dropped);
+    this.inflight = null;
+    this.pending = null;
+    const last = waiting[waiting.length - 1];
+    for (const f of waiting) if (f !== last) f.resolve(false);
+    if (last && this.source) { this.#drawSync(last.params); last.resolve(true); }
+  }
 }
 
 export async function loadPixels(url, maxSide = Infinity) {

@@ -5,8 +5,8 @@
 // refined by clicks, review issues, QA on submit, and a full-size render on demand.
 import { api, socket, toast, el } from "./api.js";
 import {
-  LABELS, SLIDER_GROUPS, STATE_LABELS, drawHistogram, formatValue, glc, glcOutlier, histogram, loadMask,
-  loadPixels, meanLab, previewPixels,
+  LABELS, LivePreview, SLIDER_GROUPS, STATE_LABELS, drawHistogram, formatValue, glc, glcOutlier, histogram,
+  loadMask, loadPixels, meanLab, previewPixels,
 } from "./annotation-common.js";
 import { regionThumb } from "./annotation-regions.js";
 import { ToneCurve } from "./tone-curve.js";
@@ -127,21 +127,27 @@ function scheduleRender() {
   frame = requestAnimationFrame(renderNow);
 }
 
+// The frame itself is drawn by LivePreview (workers, newest parameters only); the returned promise
+// settles once it is on the canvas (or was superseded).
+let live = null;
 function renderNow() {
   frame = 0;
-  if (!main) return;
+  if (!main) return Promise.resolve();
+  live ??= new LivePreview(ctx);
+  if (live.source !== main.source) live.setSource(main.source, main.fg);
   const t0 = performance.now();
   const shown = preview ? { ...params, ...preview } : params;
-  if (!main.frame) main.frame = new ImageData(main.source.width, main.source.height); // reused every frame
-  const out = main.frame.data;
-  if (showBefore) out.set(main.source.data); else previewPixels(main.source, shown, main.fg, out);
-  ctx.putImageData(main.frame, 0, 0);
+  if (showBefore) { live.drawSource(); afterFrame(t0, shown); return Promise.resolve(); }
+  return live.render(shown).then((drawn) => { if (drawn) afterFrame(t0, shown); });
+}
+
+function afterFrame(t0, shown) {
   timings.frames.push(performance.now() - t0);
   if (timings.frames.length > 500) timings.frames.shift();
   if (zoom !== "fit") scheduleDetail();
   // The histogram, the thumbnail and the group meter follow once the slider pauses (80 ms).
   clearTimeout(glcTimer);
-  glcTimer = setTimeout(() => { updateHistogram(out); renderThumb(photo().id, shown); updateGlc(); }, 80);
+  glcTimer = setTimeout(() => { updateHistogram(live.pixels()); renderThumb(photo().id, shown); updateGlc(); }, 80);
 }
 
 function updateHistogram(out) {
@@ -417,7 +423,7 @@ async function selectPhoto(i) {
   syncInputs();
   updateUndo();
   layout();
-  renderNow();
+  await renderNow();
   drawMask();
   drawIssues();
   $("xmp-download").href = `${A}/photos/${p.id}/xmp`;

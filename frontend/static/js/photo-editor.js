@@ -28,7 +28,7 @@ let job = null;
 let requests = 0;          // counts render requests: a reply to an older POST is cancelled on arrival
 const recentEvents = new Map(); // job id → its latest event (one may arrive before the POST's reply)
 let history = [];          // undo stack of parameter sets
-let previewModule = null;
+let live = null;           // LivePreview (annotation-common.js) on the preview canvas
 let sourcePixels = null;
 let showingBefore = false;
 let histTimer = 0;
@@ -79,8 +79,9 @@ function showLayer() {
 }
 
 async function initPreview() {
+  let common;
   try {
-    previewModule = await import("./adjust-preview.js");
+    common = await import("./annotation-common.js");
   } catch {
     return; // no preview module: the full-size render is still there
   }
@@ -89,18 +90,24 @@ async function initPreview() {
   const ctx = preview.getContext("2d", { willReadFrequently: true });
   ctx.drawImage(before, 0, 0);
   sourcePixels = ctx.getImageData(0, 0, preview.width, preview.height);
-  renderPreview();
+  live = new common.LivePreview(ctx); // slider drags render on workers, newest value only
+  live.setSource(sourcePixels);
+  renderPreview({ now: true });
   editor.dataset.previewReady = "1";
 }
 
-function renderPreview() {
-  if (!previewModule || !sourcePixels) return;
-  const { width, height } = sourcePixels;
-  const out = previewModule.applyAdjustments(sourcePixels.data, params(), { width, height });
-  preview.getContext("2d").putImageData(new ImageData(out, width, height), 0, 0);
+// While a slider or the curve moves: a worker frame (superseded ones are dropped). A committed
+// change (`now`): drawn at once, so the canvas shows it when the change event is handled.
+function renderPreview({ now = false } = {}) {
+  if (!live) return;
+  const shown = params();
+  if (now) { live.drawNow(shown); previewDrawn(); } else live.render(shown).then((drawn) => { if (drawn) previewDrawn(); });
+}
+
+function previewDrawn() {
   showLayer();
   clearTimeout(histTimer);
-  histTimer = setTimeout(() => curve.setHistogram(lumaHistogram(out)), 120); // behind the curve, as Lightroom draws it
+  histTimer = setTimeout(() => curve.setHistogram(lumaHistogram(live.pixels())), 120); // behind the curve, as Lightroom draws it
 }
 
 function lumaHistogram(rgba) {
@@ -189,7 +196,7 @@ function changed({ record = true } = {}) {
   if (record) history.push(JSON.parse(form.dataset.committed || "{}"));
   form.dataset.committed = paramsKey();
   syncOutputs();
-  renderPreview();
+  renderPreview({ now: true });
   showLayer();
 }
 
