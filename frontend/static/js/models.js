@@ -1,7 +1,8 @@
 // The model registry's pages: /models/ (train a model, every engine version) and /models/<id>/ (live
 // loss curve from the training job's events on /ws/jobs/, held-out metrics, compare two versions,
 // "Compare in a study", provenance). Everything arrives pushed; nothing polls.
-import { api, socket, toast } from "./api.js";
+import { api, socket, toast, upload } from "./api.js";
+import { tooLarge } from "./upload-limit.js";
 
 const $ = (id) => document.getElementById(id);
 const script = $("models-script");
@@ -29,37 +30,110 @@ const duration = (s) => {
 };
 
 // ---------------------------------------------------------------------------------------- index page
+// The Dataset choice holds frozen dataset versions (value: the project's id) and uploaded zips
+// (value: "upload:<id>"); the train request sends {"dataset": id} or {"upload": id} accordingly.
+const UPLOAD = "upload:";
+
 async function indexPage() {
   const [datasets, models] = await Promise.all([api("/api/models/datasets/"), api("/api/models/")]);
   const dsSelect = $("tf-dataset"), modelSelect = $("tf-model"), expertSelect = $("tf-expert");
-  for (const d of datasets.results) dsSelect.append(el("option", { value: d.id, text: `${d.title} · version ${d.dataset_version}` }));
   for (const m of models.trainable) modelSelect.append(el("option", { value: m, text: m }));
+  const uploads = [...(datasets.uploads || [])];
+  const versions = el("optgroup", { label: "Frozen dataset versions" },
+    ...datasets.results.map((d) => el("option", { value: d.id, text: `${d.title} · version ${d.dataset_version}` })));
+  const zips = el("optgroup", { label: "Uploaded zips" });
+  const uploadOption = (u) => el("option", { value: `${UPLOAD}${u.id}`, text: `${u.name} · ${u.counts?.train ?? "?"} train photos` });
+  zips.append(...uploads.map(uploadOption));
   const slots = () => {
-    const d = datasets.results.find((x) => String(x.id) === dsSelect.value);
-    expertSelect.replaceChildren(...(d?.slots || []).map((s) => el("option", { value: s, text: `slot ${s}` })));
+    const value = dsSelect.value;
+    const chosen = value.startsWith(UPLOAD) ? uploads.find((u) => `${UPLOAD}${u.id}` === value)?.experts
+      : datasets.results.find((x) => String(x.id) === value)?.slots;
+    expertSelect.replaceChildren(...(chosen || []).map((s) => el("option", { value: s, text: `slot ${s}` })));
+  };
+  const fill = () => {  // only the groups that have something; a placeholder when neither has
+    const groups = [versions, zips].filter((g) => g.children.length);
+    dsSelect.replaceChildren(...(groups.length ? groups : [el("option", { value: "", text: "No frozen dataset yet" })]));
+    $("tf-start").disabled = !groups.length;
+    slots();
   };
   dsSelect.addEventListener("change", slots);
-  slots();
-  if (!datasets.results.length) {
-    dsSelect.append(el("option", { value: "", text: "No frozen dataset yet" }));
-    $("tf-start").disabled = true;
-  }
-  $("train-form").addEventListener("submit", async (e) => {
-    e.preventDefault();
+  fill();
+
+  const startTraining = async () => {
     $("tf-error").hidden = true;
-    $("tf-start").disabled = true;
+    $("tf-start").disabled = $("up-train").disabled = true;
+    const value = dsSelect.value;
+    const data = value.startsWith(UPLOAD) ? { upload: Number(value.slice(UPLOAD.length)) } : { dataset: Number(value) };
     try {
       const run = await api("/api/models/train/", { method: "POST", body: {
-        dataset: Number(dsSelect.value), model: modelSelect.value, expert: expertSelect.value,
+        ...data, model: modelSelect.value, expert: expertSelect.value,
         steps: Number($("tf-steps").value), seed: Number($("tf-seed").value) } });
       location.href = run.url;
     } catch (err) {
       $("tf-error").textContent = err.message;
       $("tf-error").hidden = false;
-      $("tf-start").disabled = false;
+      $("tf-start").disabled = $("up-train").disabled = false;
+    }
+  };
+  $("train-form").addEventListener("submit", (e) => { e.preventDefault(); startTraining(); });
+  uploadControl((u) => {
+    uploads.push(u);
+    const option = uploadOption(u);
+    zips.append(option);
+    fill();
+    dsSelect.value = option.value;  // the form now shows (and trains on) this upload's slots
+    slots();
+  }, startTraining);
+  renderTable(models.results);
+}
+
+// Choose a zip, send it with progress, show the server's sentence on a refusal; on success the
+// upload joins the Dataset choice and "Train on this upload" starts the job as the form does.
+function uploadControl(onUploaded, startTraining) {
+  const file = $("up-file"), send = $("up-send"), bar = $("up-bar"), meter = $("up-progress");
+  const status = $("up-status"), error = $("up-error"), done = $("up-done");
+  const setProgress = (f) => {
+    const pct = Math.round(100 * f);
+    bar.style.width = `${pct}%`;
+    meter.setAttribute("aria-valuenow", String(pct));
+    status.textContent = f < 1 ? `Uploading… ${pct} %` : "Checking the layout…";
+  };
+  file.addEventListener("change", () => {
+    send.disabled = !file.files.length;
+    error.hidden = true;
+  });
+  send.addEventListener("click", async () => {
+    const chosen = file.files[0];
+    if (!chosen) return;
+    error.hidden = done.hidden = true;
+    const refusal = tooLarge(chosen);  // the server would refuse it (413); say so before sending
+    if (refusal) { error.textContent = refusal; error.hidden = false; return; }
+    const form = new FormData();
+    form.append("file", chosen);
+    send.disabled = file.disabled = true;
+    meter.hidden = false;
+    setProgress(0);
+    try {
+      const u = await upload("/api/models/datasets/", form, setProgress);
+      const val = u.counts?.val ? `, ${u.counts.val} held out` : ", no val split (no held-out metrics)";
+      $("up-summary").textContent = `${u.name}: ${u.counts?.train ?? 0} train photos${val}; expert slot(s) ${u.experts.join(", ")}. `
+        + "It is selected as the dataset above: model, expert, steps and seed come from the form.";
+      status.textContent = "Uploaded.";
+      done.hidden = false;
+      $("up-train").disabled = false;
+      onUploaded(u);
+      $("up-train").focus();
+    } catch (err) {
+      status.textContent = "";
+      error.textContent = err.message;
+      error.hidden = false;
+    } finally {
+      meter.hidden = true;
+      file.disabled = false;
+      send.disabled = !file.files.length;
     }
   });
-  renderTable(models.results);
+  $("up-train").addEventListener("click", startTraining);
 }
 
 function renderTable(rows) {
