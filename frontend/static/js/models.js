@@ -200,6 +200,15 @@ function setStats(t) {
   if (t.eta_s !== undefined) $("st-eta").textContent = duration(t.eta_s);
 }
 
+// A version trained on an uploaded zip cannot be compared in a study (its photos are not on the
+// platform; the API answers 409), so the button says why instead of offering a refusal.
+function studyButtonState(status) {
+  const button = $("md-study");
+  const uploaded = run?.dataset?.kind === "upload";
+  button.disabled = status !== "ready" || uploaded;
+  button.title = uploaded ? "Trained on an uploaded zip: its photos are not on the platform, so no study can show them" : "";
+}
+
 function setStatus(status, progress) {
   const pill = $("md-status");
   pill.textContent = status;
@@ -207,7 +216,7 @@ function setStatus(status, progress) {
   const running = ["queued", "exporting", "training", "evaluating"].includes(status);
   $("md-cancel").hidden = !running;
   $("md-resume").hidden = status !== "stopped";
-  $("md-study").disabled = status !== "ready";
+  studyButtonState(status);
   $("md-phase").textContent = { queued: "waiting for a worker", exporting: "exporting the dataset", training: "training",
     evaluating: "evaluating on the val split", ready: "done", stopped: "stopped — resume continues from the checkpoint",
     failed: "failed" }[status] || status;
@@ -388,7 +397,7 @@ async function modelPage() {
       const s = await api(`/api/models/${runId}/study/`, { method: "POST", body: {} });
       toast(`Study ${s.study} created: ${s.methods.length} methods on ${s.photos.length} val photo(s). It opens when every result is in.`);
       await loadRun();
-    } catch (e) { toast(e.message, "error"); } finally { $("md-study").disabled = run.status !== "ready"; }
+    } catch (e) { toast(e.message, "error"); } finally { studyButtonState(run.status); }
   });
   for (const b of document.querySelectorAll("[data-left]")) b.addEventListener("click", () => { leftKind = b.dataset.left; openViewer(selected); });
   const range = $("ba-range");
