@@ -180,27 +180,34 @@ export function localRadii(height, width) {
 
 const reflect = (i, n) => (i < 0 ? -i : i >= n ? 2 * (n - 1) - i : i); // OpenCV's BORDER_REFLECT_101
 
-// Mean over the (2r + 1)² window, separable running sums (float64 sums, float32 storage).
-export function boxMean(src, width, height, r) {
-  if (r <= 0) return Float32Array.from(src);
+// Mean over the (2r + 1)² window, separable running sums (float64 sums, float32 storage). With
+// rows = [y0, y1], only those output rows (a worker's band): the horizontal pass then covers the band
+// and r rows either side, so a band costs its share of the work and gives the whole image's values.
+export function boxMean(src, width, height, r, rows = null) {
+  const [y0, y1] = rows || [0, height];
+  if (r <= 0) return Float32Array.from(src.subarray(y0 * width, y1 * width));
   const n = 2 * r + 1;
-  const tmp = new Float32Array(width * height);
-  const out = new Float32Array(width * height);
-  for (let y = 0; y < height; y++) {
+  const lo = Math.max(0, y0 - r);
+  const hi = Math.min(height, y1 + r);
+  const tmp = new Float32Array((hi - lo) * width);
+  const out = new Float32Array((y1 - y0) * width);
+  for (let y = lo; y < hi; y++) {
     const row = y * width;
+    const t = (y - lo) * width;
     let s = 0;
     for (let k = -r; k <= r; k++) s += src[row + reflect(k, width)];
     for (let x = 0; x < width; x++) {
-      tmp[row + x] = s / n;
+      tmp[t + x] = s / n;
       s += src[row + reflect(x + r + 1, width)] - src[row + reflect(x - r, width)];
     }
   }
   for (let x = 0; x < width; x++) {
     let s = 0;
-    for (let k = -r; k <= r; k++) s += tmp[reflect(k, height) * width + x];
-    for (let y = 0; y < height; y++) {
-      out[y * width + x] = s / n;
-      s += tmp[reflect(y + r + 1, height) * width + x] - tmp[reflect(y - r, height) * width + x];
+    for (let k = -r; k <= r; k++) s += tmp[(reflect(y0 + k, height) - lo) * width + x];
+    for (let y = y0; y < y1; y++) {
+      out[(y - y0) * width + x] = s / n;
+      // (not after the band's last row: that row's successor may lie outside the rows read)
+      if (y + 1 < y1) s += tmp[(reflect(y + r + 1, height) - lo) * width + x] - tmp[(reflect(y - r, height) - lo) * width + x];
     }
   }
   return out;
@@ -208,9 +215,12 @@ export function boxMean(src, width, height, r) {
 
 const mapCache = new WeakMap(); // source rgba → Map(name → Float32Array)
 
-// Texture and clarity detail (Y − box(Y, r)) and haze (box of the darkest channel) of the source.
-export function localMaps(rgba, width, height, p) {
+// Texture and clarity detail (Y − box(Y, r)) and haze (box of the darkest channel) of the source,
+// for rows [y0, y1) (default: all), indexed from row y0.
+export function localMaps(rgba, width, height, p, rows = null) {
   if (rgba.length !== width * height * 4) throw new Error("local sliders: width × height does not match the data");
+  const [y0, y1] = rows || [0, height];
+  const key = `${width}x${height}:${y0}-${y1}`;
   let cache = mapCache.get(rgba);
   if (!cache || cache.get("size") !== `${width}x${height}`) {
     cache = new Map([["size", `${width}x${height}`]]);
@@ -226,24 +236,27 @@ export function localMaps(rgba, width, height, p) {
     return cache.get("y");
   };
   const detail = (name, r) => {
-    if (!cache.has(name)) {
+    if (!cache.has(name + key)) {
       const y = luma();
-      const blurred = boxMean(y, width, height, r);
-      for (let j = 0; j < y.length; j++) blurred[j] = y[j] - blurred[j];
-      cache.set(name, blurred);
+      const blurred = boxMean(y, width, height, r, [y0, y1]);
+      for (let j = 0, k = y0 * width; j < blurred.length; j++, k++) blurred[j] = y[k] - blurred[j];
+      cache.set(name + key, blurred);
     }
-    return cache.get(name);
+    return cache.get(name + key);
   };
   const maps = {};
   if (p.texture) maps.texture = detail("texture", rt);
   if (p.clarity) maps.clarity = detail("clarity", rc);
   if (p.dehaze) {
-    if (!cache.has("haze")) {
-      const dark = new Float32Array(width * height);
-      for (let i = 0, j = 0; j < dark.length; i += 4, j++) dark[j] = Math.min(rgba[i], rgba[i + 1], rgba[i + 2]) / 255;
-      cache.set("haze", boxMean(dark, width, height, rc));
+    if (!cache.has("haze" + key)) {
+      if (!cache.has("dark")) {
+        const dark = new Float32Array(width * height);
+        for (let i = 0, j = 0; j < dark.length; i += 4, j++) dark[j] = Math.min(rgba[i], rgba[i + 1], rgba[i + 2]) / 255;
+        cache.set("dark", dark);
+      }
+      cache.set("haze" + key, boxMean(cache.get("dark"), width, height, rc, [y0, y1]));
     }
-    maps.haze = cache.get("haze");
+    maps.haze = cache.get("haze" + key);
   }
   return maps;
 }
@@ -300,7 +313,7 @@ function colourKernel(s, d, j0, j1, lr, lg, lb, a, vk) {
   }
 }
 
-// Stage 1, stage 1b (neighbourhood maps of the source, indexed by source pixel j), stage 2; all in
+// Stage 1, stage 1b (neighbourhood maps of the band, indexed from its first pixel), stage 2; all in
 // code units: texture adds kt·255·T, clarity kc·C·4y(1 − y)·255 = (4kc/255)·C·Y(255 − Y), dehaze
 // maps x → (x − 255s) / (1 − s) with s = kd·haze.
 function localKernel(s, d, j0, j1, lr, lg, lb, texture, clarity, haze, kt, kc, kd, colour, a, vk) {
@@ -312,15 +325,15 @@ function localKernel(s, d, j0, j1, lr, lg, lb, texture, clarity, haze, kt, kc, k
     let g = lg[(v >>> 8) & 255];
     let b = lb[(v >>> 16) & 255];
     let add = 0;
-    if (texture !== null) add += kt255 * texture[j];
+    if (texture !== null) add += kt255 * texture[o];
     if (clarity !== null) {
       let y = WR * r + WG * g + WB * b;
       y = y < 0 ? 0 : y > 255 ? 255 : y;
-      add += kc4 * clarity[j] * y * (255 - y);
+      add += kc4 * clarity[o] * y * (255 - y);
     }
     r += add; g += add; b += add;
     if (haze !== null) {
-      const sh = kd * haze[j];
+      const sh = kd * haze[o];
       const inv = 1 / (1 - sh);
       const s255 = 255 * sh;
       r = (r - s255) * inv; g = (g - s255) * inv; b = (b - s255) * inv;
@@ -375,7 +388,7 @@ export function applyAdjustments(rgba, params = {}, size = null, out = null, row
       // The neighbourhood maps are neither made nor read when texture, clarity and dehaze are 0.
       colourKernel(s, d, j0, j1, lr, lg, lb, a, vk);
     } else {
-      const maps = localMaps(rgba, size.width, size.height, p);
+      const maps = localMaps(rgba, size.width, size.height, p, [j0 / size.width, j1 / size.width]);
       localKernel(s, d, j0, j1, lr, lg, lb, maps.texture || null, maps.clarity || null, maps.haze || null,
         TEXTURE_GAIN * p.texture / 100, CLARITY_GAIN * p.clarity / 100, DEHAZE_STRENGTH * p.dehaze / 100,
         sat !== 0 || vib !== 0, a, vk);
