@@ -10,7 +10,9 @@
   the main thread (the no-worker fallback). Goal ≤ 16 ms. Besides the wall times,
   ``cpu_ms_per_frame`` is the page main thread's CPU time per frame (DevTools' ``ThreadTime``) and
   ``browser_cpu_ms_per_frame`` all Chromium processes' CPU per frame (/proc: main thread, workers,
-  compositor, browser process): what a frame costs when other processes share the cores.
+  compositor, browser process): what a frame costs when other processes share the cores. ``drag``:
+  a value every 16.7 ms for 2 s, not waiting for frames (a 60 Hz pointer): frames shown per second
+  and input → canvas latency of the shown ones (superseded values are dropped, not queued).
 * ``autosave`` — ``PUT /api/annotation/assignments/<id>/photos/<id>/params`` round trips on the
   embedded server (``manage.py serve``), one after another on a keep-alive connection: p50, p90.
 * ``export`` — ``export_dataset`` of a frozen project of N photos at M megapixels (one JPEG, its
@@ -104,6 +106,22 @@ FRAME_RUN_JS = """async ([frames, params]) => {
 }"""
 
 
+# A drag: one slider value every 16.7 ms for 2 s whether or not the last frame is done (what a
+# 60 Hz pointer delivers); frames of superseded values are dropped. Reports the frames shown per
+# second and, for each shown frame, the time from its value's input to its pixels on the canvas.
+FRAME_DRAG_JS = """async ([params]) => {
+  const live = window.__live; const latency = []; const pending = []; const t0 = performance.now();
+  for (let k = 0; performance.now() - t0 < 2000; k++) {
+    const t = performance.now();
+    pending.push(live.render({ ...params, exposure: params.exposure + 0.01 * (k % 50) })
+      .then((drawn) => { if (drawn) latency.push(performance.now() - t); }));
+    await new Promise((r) => setTimeout(r, Math.max(0, t0 + (k + 1) * 1000 / 60 - performance.now())));
+  }
+  await Promise.all(pending);
+  return { inputs: pending.length, shown: latency.length, seconds: (performance.now() - t0) / 1000, latency };
+}"""
+
+
 def _thread_seconds(cdp) -> float:
     """The page's main-thread CPU time so far (DevTools Performance metrics, thread ticks)."""
     return next(m["value"] for m in cdp.send("Performance.getMetrics")["metrics"] if m["name"] == "ThreadTime")
@@ -163,6 +181,10 @@ def bench_frame(width: int = 1600, frames: int = 60) -> dict:
                            "load_1m": [load0, _load()]}
                     if run["workerMs"]:
                         row["worker_band_p50_ms"] = round(float(np.percentile(run["workerMs"], 50)), 2)
+                    drag = page.evaluate(FRAME_DRAG_JS, [params])
+                    row["drag"] = {"inputs": drag["inputs"], "fps": round(drag["shown"] / drag["seconds"], 1),
+                                   "latency_p50_ms": round(float(np.percentile(drag["latency"], 50)), 1),
+                                   "latency_p90_ms": round(float(np.percentile(drag["latency"], 90)), 1)}
                     out[name if not sync else f"{name}_sync"] = row
                     page.close()
             browser.close()
