@@ -130,3 +130,13 @@ def test_before_view_is_not_overdrawn_by_a_frame_still_out(page):
     }""", GLOBAL)
     assert result["drawn"] is False
     assert result["diff"] == [0, 0]
+
+
+def test_a_worker_that_cannot_start_falls_back_to_the_page(page):
+    result = page.evaluate("""async (params) => {
+      const live = window.makeLive({ workerUrl: '/js/no-such-worker.js' });
+      live.setSource(window.photo.img, window.photo.fg);
+      const drawn = await live.render(params);
+      return { drawn, mode: live.mode, diff: window.compare(live, params, window.photo.fg) };
+    }""", LOCAL)
+    assert result == {"drawn": True, "mode": "sync", "diff": [0, 0]}

@@ -134,7 +134,8 @@ const WORKER_URL = new URL("./preview-worker.js", import.meta.url);
 // together, so the canvas never shows two settings at once. Without workers (or when one fails) the
 // frames are rendered synchronously, as before.
 export class LivePreview {
-  constructor(ctx, { workers = Math.min(2, (typeof navigator !== "undefined" && navigator.hardwareConcurrency) || 2), sync = false } = {}) {
+  constructor(ctx, { workers = Math.min(2, (typeof navigator !== "undefined" && navigator.hardwareConcurrency) || 2),
+    sync = false, workerUrl = WORKER_URL } = {}) {
     this.ctx = ctx;
     this.source = null;
     this.fg = null;
@@ -148,7 +149,7 @@ export class LivePreview {
     if (!sync && typeof Worker !== "undefined") {
       try {
         for (let k = 0; k < Math.max(1, workers); k++) {
-          const worker = new Worker(WORKER_URL, { type: "module" });
+          const worker = new Worker(workerUrl, { type: "module" });
           worker.onmessage = (e) => this.#onBand(k, e.data);
           worker.onerror = (e) => this.#fail(e.message || "preview worker failed");
           this.pool.push({ worker, rows: null, buffer: null });
