@@ -11,7 +11,7 @@
   job's ``succeeded`` event on ``/ws/jobs/`` (the file is stored and downloadable then). The
   interactive steps in this process give the breakdown (decode, render, encode), and harmonize's
   steps (decode, mask decode, engine, PNG) with their CPU seconds: ``harmonize_24mp_s`` (request →
-  file) and ``harmonize_24mp_cpu_s`` go into the summary.
+  file, the median of at least six requests) and ``harmonize_24mp_cpu_s`` go into the summary.
 
 Five photos are uploaded first and the benchmark waits until their prepared states are stored
 (the photo API lists the engine under ``prepared``), as when a person uploads a photo and then
@@ -42,6 +42,7 @@ from devtools import processes
 REDIS_DB = "redis://127.0.0.1:6379/14"
 ENGINE = "retouch.interactive"
 FORMATS = ("png", "jpeg", "webp")
+HARMONIZE_MIN_RUNS = 6
 
 
 def _portrait(width: int, height: int) -> np.ndarray:
@@ -215,7 +216,9 @@ async def _harmonize_jobs(base: str, token: str, photo: dict, runs: int) -> dict
         body = {"engine": "harmonize", "inputs": {"photo": photo["id"], "mask": mask["id"], "reference": {
             "box": [width * 0.7, height * 0.1, width * 0.95, height * 0.9]}}}
         seconds = [(await _timed_job(http, ws, body))[0] for _ in range(runs + 1)]  # the first one warms up
-    return {"median_s": round(statistics.median(seconds[1:]), 3), "min_s": round(min(seconds[1:]), 3), "runs": runs}
+    return {"median_s": round(statistics.median(seconds[1:]), 3), "min_s": round(min(seconds[1:]), 3),
+            "max_s": round(max(seconds[1:]), 3), "runs": runs, "seconds": [round(s, 3) for s in seconds[1:]],
+            "load_1m": _load()}
 
 
 def bench_fullres_platform(width: int = 6000, height: int = 4000, runs: int = 3) -> dict:
@@ -226,7 +229,8 @@ def bench_fullres_platform(width: int = 6000, height: int = 4000, runs: int = 3)
         photo = _upload_prepared(base, token, _encoded(_portrait(width, height), "JPEG"), "big.jpg")
         asyncio.run(_fullres_jobs(base, token, photo, 1))  # warm-up: engines, imports, page cache
         report = asyncio.run(_fullres_jobs(base, token, photo, runs))
-        report["harmonize_png"] = asyncio.run(_harmonize_jobs(base, token, photo, runs))
+        # at least six: issue 15's goal is the median of six or more (times were once bimodal)
+        report["harmonize_png"] = asyncio.run(_harmonize_jobs(base, token, photo, max(HARMONIZE_MIN_RUNS, runs)))
         return report
 
 
