@@ -203,11 +203,39 @@ def _foreground(width: int, height: int) -> np.ndarray:
     return mask
 
 
+def _server_pid(base: str) -> int | None:
+    """The pid of the ``manage.py serve`` process listening on ``base``'s port (Linux /proc), else None."""
+    port = base.rsplit(":", 1)[-1]
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        try:
+            args = open(f"/proc/{entry}/cmdline", "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if b"serve" in args and b"--port" in args and args[args.index(b"--port") + 1:][:1] == [port.encode()]:
+            return int(entry)
+    return None
+
+
+def _cpu_and_faults(pid: int | None) -> tuple[float, int] | None:
+    """(CPU seconds of all its threads, minor page faults) of a process so far, from /proc."""
+    if pid is None:
+        return None
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), int(fields[7])
+
+
 async def _harmonize_jobs(base: str, token: str, photo: dict, runs: int) -> dict:
+    """Request → ``succeeded`` times of ``runs`` harmonize jobs (after one warm-up), with the server
+    process's CPU seconds and minor page faults per job (a job that faults fresh memory in costs
+    far more CPU on these VMs: docs/engines.md)."""
     import httpx
     import websockets
 
     width, height = photo["width"], photo["height"]
+    pid = _server_pid(base)
     async with httpx.AsyncClient(base_url=base, headers=_auth(token), timeout=300) as http, \
             websockets.connect(f"{base.replace('http://', 'ws://')}/ws/jobs/", additional_headers=_auth(token)) as ws:
         mask_png = _encoded(np.repeat(_foreground(width, height)[..., None], 3, axis=2), "PNG")
@@ -215,10 +243,20 @@ async def _harmonize_jobs(base: str, token: str, photo: dict, runs: int) -> dict
                                 data={"kind": "foreground"})).json()
         body = {"engine": "harmonize", "inputs": {"photo": photo["id"], "mask": mask["id"], "reference": {
             "box": [width * 0.7, height * 0.1, width * 0.95, height * 0.9]}}}
-        seconds = [(await _timed_job(http, ws, body))[0] for _ in range(runs + 1)]  # the first one warms up
-    return {"median_s": round(statistics.median(seconds[1:]), 3), "min_s": round(min(seconds[1:]), 3),
-            "max_s": round(max(seconds[1:]), 3), "runs": runs, "seconds": [round(s, 3) for s in seconds[1:]],
-            "load_1m": _load()}
+        seconds, cpu, faults = [], [], []
+        for _ in range(runs + 1):  # the first one warms up
+            before = _cpu_and_faults(pid)
+            seconds.append((await _timed_job(http, ws, body))[0])
+            after = _cpu_and_faults(pid)
+            if before and after:
+                cpu.append(after[0] - before[0])
+                faults.append(after[1] - before[1])
+    out = {"median_s": round(statistics.median(seconds[1:]), 3), "min_s": round(min(seconds[1:]), 3),
+           "max_s": round(max(seconds[1:]), 3), "runs": runs, "seconds": [round(s, 3) for s in seconds[1:]],
+           "load_1m": _load()}
+    if len(cpu) == runs + 1:
+        out.update(server_cpu_s=[round(c, 2) for c in cpu[1:]], server_minor_faults=faults[1:])
+    return out
 
 
 def bench_fullres_platform(width: int = 6000, height: int = 4000, runs: int = 3) -> dict:
