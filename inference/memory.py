@@ -12,6 +12,14 @@ memory stays at its high-water mark (a few full-resolution images), the trade im
 usually make. ``PORTRAIT_LAB_RETURN_FREED_MEMORY=1`` turns it off. It must run before the process
 starts threads (thread arenas made earlier keep their own mmap behaviour), so the platform calls it
 when ``webapp`` is first imported and the benchmarks when ``devtools.bench`` is.
+
+The kept heap only helps if a job's arrays are freed when the job ends. A reference cycle that
+reaches a full-size array (a nested function that calls itself, an exception stored with its
+traceback) keeps it until Python's cyclic collector runs, which numeric code may not trigger for
+several jobs: each job then needs fresh memory, the heap grows and the new pages fault. That is
+what kept harmonize bimodal after this allocator change (docs/engines.md); ``test_harmonize`` checks
+its arrays are freed with the collector off. The heap is also trimmed once more than
+``M_TRIM_THRESHOLD`` (2 GB) lies free at its top, which such growth can reach.
 """
 
 from __future__ import annotations
