@@ -5,7 +5,8 @@
     DIR/groups.csv               group, idx, photo_id, original_name, width, height, split
     DIR/params_{s}/{g}_{i}.json  each slot's parameters      DIR/xmp_target_{s}/{g}_{i}.xmp
     DIR/masks_{full,360p}/{g}_{i}.png                        binary 0/255 human masks
-    DIR/{full,360p}/{train,val}/{source,target_{s}…}/{g}_{i}.tif
+    DIR/{full,360p}/{train,val}/{source,target_{s}…}/{g}_{i}.tif   (deflate + horizontal predictor,
+                                 or uncompressed: ``tiff_compression``)
     DIR/agreement/{icc,delta_e,glc,self_consistency}.csv
     DIR/harmonization/{composite,fg_mask,ref_mask,target_{s}…}/{g}_{i}.{tif,png}   (harmonization)
 
@@ -20,6 +21,12 @@ original decoded once, each slot's target rendered once at full resolution and w
 size from that one render (the 360p file is its area-averaged resize). The database is read on the
 calling thread only (the worker threads get the rows and masks they need), and every file's sha256
 is taken by the thread that wrote it, while the file is still in the page cache.
+
+TIFFs are written in strips of :data:`ROWS_PER_STRIP` rows, each quantised (the rounding of
+:func:`inference.imagefiles.quantise`), run through TIFF's horizontal predictor and deflated by
+ISA-L (level 1; it releases the GIL) on the tile pool: lossless, about half the bytes of an
+uncompressed file for a photograph, readable by libtiff (Pillow), tifffile and the platform's
+readers. ``tiff_compression="none"`` writes the same strips uncompressed.
 """
 
 from __future__ import annotations
@@ -33,12 +40,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import tifffile
+from isal import isal_zlib
 
 from inference import xmp
 from inference.datasets import split_groups
-from inference.imagefiles import write_mask_png, write_tiff
+from inference.imagefiles import write_mask_png
 from inference.imageio import make_proxy
-from inference.render import apply_adjustments
+from inference.render import apply_adjustments, tile_pool
 from webapp.annotation import rendering, reports, selectors
 from webapp.annotation.models import AnnotationProject, Assignment
 from webapp.photos.models import Mask
@@ -46,6 +55,10 @@ from webapp.refusal import Conflict
 
 SHORT_SIDE = {"360p": 360, "full": None}
 PHOTO_WORKERS = max(1, min(2, os.cpu_count() or 1))  # photos in flight (each also uses the tile pool)
+TIFF_COMPRESSIONS = ("deflate", "none")
+DEFAULT_TIFF_COMPRESSION = "deflate"
+ROWS_PER_STRIP = 64  # 1.1 MB of 8-bit RGB at 6000 px wide: enough strips to keep both cores busy
+_DEFLATE_LEVEL = 1  # ISA-L's levels are 0-3; 1 gives ~1.9x on a 24 MP photograph at ~0.26 CPU-s
 
 
 def _resized(image: np.ndarray, size: str) -> np.ndarray:
@@ -66,9 +79,40 @@ def _csv(path: Path, header: list[str], rows: list[list]) -> None:
         writer.writerows(rows)
 
 
-def _tiff(path: Path, image: np.ndarray, bits: int = 8) -> None:
+def _strip(rows: np.ndarray, bits: int, deflate: bool) -> bytes:
+    """One TIFF strip: ``floor(clip(x, 0, 1) · top + 0.5)`` (as :func:`inference.imagefiles.quantise`),
+    then, when ``deflate``, the horizontal predictor (each sample minus the same channel of the pixel
+    to its left, modulo 2^bits) and ISA-L deflate (zlib stream, as TIFF's Adobe Deflate wants)."""
+    dtype, top = {8: (np.uint8, 255.0), 16: (np.uint16, 65535.0)}[bits]
+    t = np.clip(np.asarray(rows, np.float32), 0.0, 1.0)
+    t *= np.float32(top)
+    t += np.float32(0.5)
+    q = t.astype(dtype).reshape(rows.shape[0], -1)  # the cast truncates, as quantise's does
+    if not deflate:
+        return q.tobytes()
+    d = np.empty_like(q)
+    d[:, :3] = q[:, :3]
+    np.subtract(q[:, 3:], q[:, :-3], out=d[:, 3:])  # unsigned: wraps modulo 2^bits, as TIFF's predictor
+    return isal_zlib.compress(d, _DEFLATE_LEVEL)
+
+
+def _tiff(path: Path, image: np.ndarray, bits: int = 8, compression: str = DEFAULT_TIFF_COMPRESSION) -> None:
+    """H×W×3 floats in [0, 1] → 8/16-bit RGB TIFF in strips, encoded on the tile pool (the caller
+    must not be one of its threads). Byte-identical for identical pixels (no date tag)."""
+    if compression not in TIFF_COMPRESSIONS:
+        raise ValueError(f"tiff compression must be one of {', '.join(TIFF_COMPRESSIONS)}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_tiff(path, image, bits=bits)
+    image = np.asarray(image)
+    h = image.shape[0]
+    deflate = compression == "deflate"
+    starts = range(0, h, ROWS_PER_STRIP)
+    if len(starts) > 1:
+        strips = tile_pool().map(lambda r: _strip(image[r:r + ROWS_PER_STRIP], bits, deflate), starts)
+    else:
+        strips = iter([_strip(image, bits, deflate)])
+    tifffile.imwrite(path, data=strips, shape=image.shape, dtype=np.uint8 if bits == 8 else np.uint16,
+                     photometric="rgb", rowsperstrip=ROWS_PER_STRIP,
+                     compression="adobe_deflate" if deflate else None, predictor=2 if deflate else None)
 
 
 def _mask_png(path: Path, mask: np.ndarray) -> None:
@@ -96,8 +140,10 @@ class _Writer:
     """Writes one photo's files (:meth:`photo`, safe to call from several threads at once) and
     remembers each file's sha256 (:attr:`checksums`, relative path → hex digest)."""
 
-    def __init__(self, root: Path, project: AnnotationProject, sizes: list[str]):
+    def __init__(self, root: Path, project: AnnotationProject, sizes: list[str],
+                 tiff_compression: str = DEFAULT_TIFF_COMPRESSION):
         self.root, self.project, self.sizes = root, project, sizes
+        self.tiff_compression = tiff_compression
         self.harmonization = project.kind == AnnotationProject.Kind.HARMONIZATION
         self.harmonization_size = "full" if "full" in sizes else "360p"
         self.checksums: dict[str, str] = {}
@@ -110,7 +156,7 @@ class _Writer:
         self.checksums[path.relative_to(self.root).as_posix()] = _sha256(path)
 
     def _tiff(self, path: Path, image: np.ndarray, bits: int = 8) -> None:
-        _tiff(path, image, bits)
+        _tiff(path, image, bits, self.tiff_compression)
         self._done(path)
 
     def _mask_png(self, path: Path, mask: np.ndarray) -> None:
@@ -173,8 +219,12 @@ def _sha256(path: Path) -> str:
 
 
 def export_dataset(project: AnnotationProject, out: str | Path, sizes: list[str],
-                   progress: Callable[[float], None] | None = None) -> dict:
-    """Write the project's frozen dataset version into ``out``; returns the manifest."""
+                   progress: Callable[[float], None] | None = None, *,
+                   tiff_compression: str = DEFAULT_TIFF_COMPRESSION) -> dict:
+    """Write the project's frozen dataset version into ``out``; returns the manifest.
+    ``tiff_compression``: ``deflate`` (lossless, horizontal predictor) or ``none``."""
+    if tiff_compression not in TIFF_COMPRESSIONS:
+        raise ValueError(f"tiff_compression must be one of {', '.join(TIFF_COMPRESSIONS)}")
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
     assignments = list(project.assignments.select_related("project_group__group", "expert", "reviewer"))
@@ -182,7 +232,7 @@ def export_dataset(project: AnnotationProject, out: str | Path, sizes: list[str]
     groups = list(project.project_groups.select_related("group").order_by("index"))
     splits = split_groups(len(groups), project.split_seed, project.val_fraction)
     by_group = {pg.pk: {a.slot: a for a in assignments if a.project_group_id == pg.pk} for pg in groups}
-    writer = _Writer(root, project, sizes)
+    writer = _Writer(root, project, sizes, tiff_compression)
     rows, unsupported = [], {}
     work = [(pg, i, photo) for pg in groups for i, photo in enumerate(selectors.group_photos(pg))]
     jobs = []
@@ -216,6 +266,7 @@ def export_dataset(project: AnnotationProject, out: str | Path, sizes: list[str]
         "dataset_version": project.dataset_version,
         "renderer_version": rendering.RENDERER_VERSION,
         "sizes": sizes,
+        "tiff_compression": tiff_compression,
         "split": {"seed": project.split_seed, "val_fraction": project.val_fraction, "by": "group",
                   "val_groups": sorted(g for g, s in splits.items() if s == "val")},
         "slots": {slot: sorted({a.expert.username for a in assignments if a.slot == slot and a.expert})

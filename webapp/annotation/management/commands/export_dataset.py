@@ -1,4 +1,4 @@
-"""``python manage.py export_dataset PROJECT_ID --out DIR [--sizes 360p,full]``."""
+"""``python manage.py export_dataset PROJECT_ID --out DIR [--sizes 360p,full] [--tiff-compression deflate|none]``."""
 
 import time
 
@@ -18,8 +18,13 @@ class Command(BaseCommand):
         parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing)")
         parser.add_argument("--sizes", default="360p", metavar="SIZES",
                             help="comma-separated: 360p (short side 360) and/or full (default: 360p)")
+        parser.add_argument("--tiff-compression", choices=export.TIFF_COMPRESSIONS,
+                            default=export.DEFAULT_TIFF_COMPRESSION,
+                            help="TIFF encoding: deflate (lossless, horizontal predictor, ISA-L; about half the "
+                                 "bytes of a photograph for ~0.26 CPU-s per 24 MP file) or none "
+                                 f"(default: {export.DEFAULT_TIFF_COMPRESSION})")
 
-    def handle(self, project_id, out, sizes, **options):
+    def handle(self, project_id, out, sizes, tiff_compression, **options):
         project = AnnotationProject.objects.filter(pk=project_id).first()
         if project is None:
             raise CommandError(f"no annotation project {project_id}")
@@ -37,6 +42,6 @@ class Command(BaseCommand):
                 shown[0] = percent
                 self.stderr.write(f"  {percent:3d} %")
 
-        manifest = export.export_dataset(project, out, clean, progress)
+        manifest = export.export_dataset(project, out, clean, progress, tiff_compression=tiff_compression)
         self.stdout.write(f"{len(manifest['checksums'])} files for dataset version {manifest['dataset_version']} "
                           f"of project {project.pk} in {out} ({time.perf_counter() - started:.1f} s)")
