@@ -89,7 +89,7 @@ FRAME_SETUP_JS = """async ([width, height, params, sync]) => {
   window.__live = live;
   const t0 = performance.now();
   for (let k = 0; k < 3; k++) await live.render({ ...params, exposure: 0.01 * k });  // JIT; local maps
-  return { first: performance.now() - t0, mode: live.mode };
+  return { first: performance.now() - t0, mode: live.mode, workers: live.workers };
 }"""
 # One slider value after another, as a drag delivers them: each frame is timed from render() (what
 # the editor calls on the animation frame after an input event) until its pixels are on the canvas,
@@ -176,7 +176,7 @@ def bench_frame(width: int = 1600, frames: int = 60) -> dict:
                     run = page.evaluate(FRAME_RUN_JS, [frames, params])
                     cpu_ms = (_thread_seconds(cdp) - cpu0) * 1000.0 / frames
                     all_ms = (_browser_cpu_seconds() - all0) * 1000.0 / frames
-                    row = {**_stats_ms(run["times"]), "mode": setup["mode"], "first_ms": round(setup["first"], 1),
+                    row = {**_stats_ms(run["times"]), "mode": setup["mode"], "workers": setup["workers"], "first_ms": round(setup["first"], 1),
                            "cpu_ms_per_frame": round(cpu_ms, 2), "browser_cpu_ms_per_frame": round(all_ms, 2),
                            "load_1m": [load0, _load()]}
                     if run["workerMs"]:

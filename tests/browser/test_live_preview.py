@@ -65,13 +65,14 @@ def test_worker_bands_equal_the_synchronous_preview(page, params, mask):
         const live = window.makeLive({ sync });
         live.setSource(window.photo.img, fg);
         const drawn = await live.render(params);
-        out[sync ? 'sync' : 'workers'] = { mode: live.mode, drawn, diff: window.compare(live, params, fg),
+        out[sync ? 'sync' : 'workers'] = { mode: live.mode, count: live.workers, drawn, diff: window.compare(live, params, fg),
           changed: window.compare(live, {}, fg)[0] };
         live.terminate();
       }
       return out;
     }""", [params, mask])
     assert result["workers"]["mode"] == "workers" and result["sync"]["mode"] == "sync"
+    assert result["workers"]["count"] >= 1 and result["sync"]["count"] == 0
     for path in ("workers", "sync"):
         assert result[path]["drawn"] is True
         assert result[path]["diff"] == [0, 0], (path, result[path])
@@ -140,3 +141,16 @@ def test_a_worker_that_cannot_start_falls_back_to_the_page(page):
       return { drawn, mode: live.mode, diff: window.compare(live, params, window.photo.fg) };
     }""", LOCAL)
     assert result == {"drawn": True, "mode": "sync", "diff": [0, 0]}
+
+
+@pytest.mark.parametrize("workers", [1, 3, 4])
+def test_any_number_of_bands_gives_the_same_frame(page, workers):
+    result = page.evaluate("""async ([params, workers]) => {
+      const live = window.makeLive({ workers });
+      live.setSource(window.photo.img, window.photo.fg);
+      const drawn = await live.render(params);
+      const out = { drawn, count: live.workers, diff: window.compare(live, params, window.photo.fg) };
+      live.terminate();
+      return out;
+    }""", [LOCAL, workers])
+    assert result == {"drawn": True, "count": workers, "diff": [0, 0]}

@@ -126,7 +126,7 @@ export function previewPixels(source, params, fgMask = null, into = null, rows =
 const WORKER_URL = new URL("./preview-worker.js", import.meta.url);
 
 // Slider → canvas at interactive rates: previewPixels (the same code) in row bands on module Web
-// Workers, so the page's main thread stays free and both cores work on one frame. Each worker keeps
+// Workers, so the page's main thread stays free and every core works on one frame. Each worker keeps
 // the whole source (the neighbourhood maps need it) and gets only the parameters per frame; its band
 // comes back as a transferred buffer and is handed back with the next frame (no copies, no garbage).
 // Only the newest parameters are rendered: while a frame is out, a newer request replaces the one
@@ -134,7 +134,8 @@ const WORKER_URL = new URL("./preview-worker.js", import.meta.url);
 // together, so the canvas never shows two settings at once. Without workers (or when one fails) the
 // frames are rendered synchronously, as before.
 export class LivePreview {
-  constructor(ctx, { workers = Math.min(2, (typeof navigator !== "undefined" && navigator.hardwareConcurrency) || 2),
+  // One band per core up to 4 (2 on this project's machines); more would only add round trips.
+  constructor(ctx, { workers = Math.min(4, (typeof navigator !== "undefined" && navigator.hardwareConcurrency) || 2),
     sync = false, workerUrl = WORKER_URL } = {}) {
     this.ctx = ctx;
     this.source = null;
@@ -161,6 +162,8 @@ export class LivePreview {
   }
 
   get mode() { return this.pool.length ? "workers" : "sync"; }
+
+  get workers() { return this.pool.length; }
 
   setSource(source, fg = null) {
     this.#drop();
