@@ -9,7 +9,7 @@ import pytest
 
 from tests.browser import test_adjust_preview as shared
 
-static_server, preview_page, _media_in_tmp = shared.static_server, shared.preview_page, shared._media_in_tmp
+static_server, _media_in_tmp = shared.static_server, shared._media_in_tmp
 
 pytestmark = pytest.mark.browser
 
@@ -50,9 +50,17 @@ SETUP_JS = """async ([width, height]) => {
 
 
 @pytest.fixture()
-def page(preview_page):
-    preview_page.evaluate(SETUP_JS, [161, 101])
-    return preview_page
+def page(chromium, static_server):
+    # The session's browser (tests/conftest.py): a second sync Playwright in one session is refused.
+    context = chromium.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(static_server + "/")  # same origin as the modules and the worker script
+    page.evaluate(SETUP_JS, [161, 101])
+    yield page
+    context.close()
+    assert not errors, errors
 
 
 @pytest.mark.parametrize("params", [GLOBAL, LOCAL, {"exposure": -0.5}], ids=["global", "local", "tables"])
