@@ -11,6 +11,8 @@
 // The neighbourhood sliders (texture, clarity, dehaze) need the image size:
 //   applyAdjustments(data, { clarity: 30 }, { width: w, height: h })  — or adjustImageData(imageData, …).
 // Their maps depend on the source pixels only, so they are computed once per source array and cached.
+// One band of rows (what each LivePreview worker renders, annotation-common.js):
+//   applyAdjustments(data, params, { width: w, height: h }, out, [y0, y1])
 
 export const LUMA = [0.2126, 0.7152, 0.0722];
 export const TEMPERATURE_STOPS = 0.5;
