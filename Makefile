@@ -23,7 +23,9 @@ test: $(STAMP)
 	@# Browser tests need Debian's Chromium; install it when we can (root), else they skip with a reason.
 	@test -x /usr/bin/chromium || (command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get install -y -q chromium >/dev/null) || echo 'note: /usr/bin/chromium missing; browser tests will skip'
 	$(PY) -m ruff check .
-	$(PY) -m pytest
+	@# Two workers: browser and server tests spend much of their time waiting on other processes.
+	@# Integration tests stay one group on one worker (tests/conftest.py says why).
+	$(PY) -m pytest -n 2 --dist loadgroup
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

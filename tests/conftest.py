@@ -24,6 +24,12 @@ def pytest_collection_modifyitems(config, items):
         return order.get(parts[1] if len(parts) > 1 and parts[0] == "tests" else "", 0)
 
     items.sort(key=level)  # stable: keeps file order within each level
+    # Under pytest-xdist (`make test` runs two workers) the integration tests share fixed names on the
+    # real services (Celery queues "cpu"/"gpu", Redis databases): they run one after another on one
+    # worker, as one group, while the other worker takes unit and browser tests.
+    for item in items:
+        if level(item) == 1:
+            item.add_marker(pytest.mark.xdist_group("services"))
 
 
 @pytest.fixture(autouse=True)
