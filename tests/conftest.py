@@ -12,23 +12,26 @@ from tests.support import CHROMIUM, CHROMIUM_ARGS, need_chromium
 
 
 def pytest_collection_modifyitems(config, items):
-    """Unit, then integration, then browser tests.
+    """Integration, then unit, then browser tests.
+
+    Integration first: under xdist their serial group then starts at once on one worker and runs
+    beside the rest instead of after it (it is the longest single chain).
 
     Playwright's sync API keeps an event loop running in the main thread while the (session-wide)
     browser is open, which would break ``asyncio.run`` in any later non-browser test.
     """
-    order = {"unit": 0, "integration": 1, "browser": 2}
+    order = {"integration": 0, "unit": 1, "browser": 2}
 
     def level(item):
         parts = item.nodeid.split("/")
-        return order.get(parts[1] if len(parts) > 1 and parts[0] == "tests" else "", 0)
+        return order.get(parts[1] if len(parts) > 1 and parts[0] == "tests" else "", 1)
 
     items.sort(key=level)  # stable: keeps file order within each level
     # Under pytest-xdist (`make test` runs two workers) the integration tests share fixed names on the
     # real services (Celery queues "cpu"/"gpu", Redis databases): they run one after another on one
     # worker, as one group, while the other worker takes unit and browser tests.
     for item in items:
-        if level(item) == 1:
+        if level(item) == 0:
             item.add_marker(pytest.mark.xdist_group("services"))
 
 
