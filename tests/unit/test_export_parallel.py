@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 
+import pytest
+
 from tests.unit.annotation_support import assign_all, edit_all, make_project, make_workspace
 
 
@@ -22,7 +24,8 @@ def _frozen(make_user):
     return project
 
 
-def test_threaded_export_writes_the_same_files_as_one_thread(make_user, tmp_path, monkeypatch):
+@pytest.mark.parametrize("compression", ["none", "deflate"])
+def test_threaded_export_writes_the_same_files_as_one_thread(make_user, tmp_path, monkeypatch, compression):
     from webapp.annotation import export
 
     project = _frozen(make_user)
@@ -30,7 +33,8 @@ def test_threaded_export_writes_the_same_files_as_one_thread(make_user, tmp_path
     for workers in (1, 3):
         monkeypatch.setattr(export, "PHOTO_WORKERS", workers)
         out = tmp_path / f"w{workers}"
-        manifests[workers] = export.export_dataset(project, out, ["360p", "full"])
+        manifests[workers] = export.export_dataset(project, out, ["360p", "full"], tiff_compression=compression)
+        assert manifests[workers]["tiff_compression"] == compression
         for rel, digest in manifests[workers]["checksums"].items():  # each checksum is the file's
             assert hashlib.sha256((out / rel).read_bytes()).hexdigest() == digest, rel
         assert json.loads((out / "manifest.json").read_text())["checksums"] == manifests[workers]["checksums"]
@@ -41,8 +45,6 @@ def test_threaded_export_writes_the_same_files_as_one_thread(make_user, tmp_path
 
 
 def test_a_failing_photo_fails_the_export(make_user, tmp_path, monkeypatch):
-    import pytest
-
     from webapp.annotation import export
 
     project = _frozen(make_user)

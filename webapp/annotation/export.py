@@ -5,8 +5,8 @@
     DIR/groups.csv               group, idx, photo_id, original_name, width, height, split
     DIR/params_{s}/{g}_{i}.json  each slot's parameters      DIR/xmp_target_{s}/{g}_{i}.xmp
     DIR/masks_{full,360p}/{g}_{i}.png                        binary 0/255 human masks
-    DIR/{full,360p}/{train,val}/{source,target_{s}…}/{g}_{i}.tif   (deflate + horizontal predictor,
-                                 or uncompressed: ``tiff_compression``)
+    DIR/{full,360p}/{train,val}/{source,target_{s}…}/{g}_{i}.tif   (uncompressed, or deflate with
+                                 the horizontal predictor: ``tiff_compression``)
     DIR/agreement/{icc,delta_e,glc,self_consistency}.csv
     DIR/harmonization/{composite,fg_mask,ref_mask,target_{s}…}/{g}_{i}.{tif,png}   (harmonization)
 
@@ -22,11 +22,13 @@ size from that one render (the 360p file is its area-averaged resize). The datab
 calling thread only (the worker threads get the rows and masks they need), and every file's sha256
 is taken by the thread that wrote it, while the file is still in the page cache.
 
-TIFFs are written in strips of :data:`ROWS_PER_STRIP` rows, each quantised (the rounding of
-:func:`inference.imagefiles.quantise`), run through TIFF's horizontal predictor and deflated by
-ISA-L (level 1; it releases the GIL) on the tile pool: lossless, about half the bytes of an
-uncompressed file for a photograph, readable by libtiff (Pillow), tifffile and the platform's
-readers. ``tiff_compression="none"`` writes the same strips uncompressed.
+With ``tiff_compression="deflate"`` TIFFs are written in strips of :data:`ROWS_PER_STRIP` rows,
+each quantised (the rounding of :func:`inference.imagefiles.quantise`), run through TIFF's
+horizontal predictor and deflated by ISA-L (level 1; it releases the GIL) on the tile pool:
+lossless, about half the bytes of an uncompressed file for a photograph for ~0.25 CPU-s per 24 MP
+file, readable by libtiff (Pillow), tifffile and the platform's readers. The default, ``none``,
+writes uncompressed TIFFs as before: on this project's two shared cores the CPU deflate costs
+outweighs the disk time it saves.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from isal import isal_zlib
 
 from inference import xmp
 from inference.datasets import split_groups
-from inference.imagefiles import write_mask_png
+from inference.imagefiles import write_mask_png, write_tiff
 from inference.imageio import make_proxy
 from inference.render import apply_adjustments, tile_pool
 from webapp.annotation import rendering, reports, selectors
@@ -56,8 +58,8 @@ from webapp.refusal import Conflict
 SHORT_SIDE = {"360p": 360, "full": None}
 PHOTO_WORKERS = max(1, min(2, os.cpu_count() or 1))  # photos in flight (each also uses the tile pool)
 TIFF_COMPRESSIONS = ("deflate", "none")
-DEFAULT_TIFF_COMPRESSION = "deflate"
-ROWS_PER_STRIP = 64  # 1.1 MB of 8-bit RGB at 6000 px wide: enough strips to keep both cores busy
+DEFAULT_TIFF_COMPRESSION = "none"  # faster end to end on 2 shared cores (docs/annotation.md, Figures)
+ROWS_PER_STRIP = 64  # deflate: 1.1 MB of 8-bit RGB at 6000 px wide; enough strips for both cores
 _DEFLATE_LEVEL = 1  # ISA-L's levels are 0-3; 1 gives ~1.9x on a 24 MP photograph at ~0.26 CPU-s
 
 
@@ -79,17 +81,16 @@ def _csv(path: Path, header: list[str], rows: list[list]) -> None:
         writer.writerows(rows)
 
 
-def _strip(rows: np.ndarray, bits: int, deflate: bool) -> bytes:
-    """One TIFF strip: ``floor(clip(x, 0, 1) · top + 0.5)`` (as :func:`inference.imagefiles.quantise`),
-    then, when ``deflate``, the horizontal predictor (each sample minus the same channel of the pixel
-    to its left, modulo 2^bits) and ISA-L deflate (zlib stream, as TIFF's Adobe Deflate wants)."""
+def _strip(rows: np.ndarray, bits: int) -> bytes:
+    """One deflated TIFF strip: ``floor(clip(x, 0, 1) · top + 0.5)`` (as
+    :func:`inference.imagefiles.quantise`), the horizontal predictor (each sample minus the same
+    channel of the pixel to its left, modulo 2^bits) and ISA-L deflate (a zlib stream, as TIFF's
+    Adobe Deflate wants)."""
     dtype, top = {8: (np.uint8, 255.0), 16: (np.uint16, 65535.0)}[bits]
     t = np.clip(np.asarray(rows, np.float32), 0.0, 1.0)
     t *= np.float32(top)
     t += np.float32(0.5)
     q = t.astype(dtype).reshape(rows.shape[0], -1)  # the cast truncates, as quantise's does
-    if not deflate:
-        return q.tobytes()
     d = np.empty_like(q)
     d[:, :3] = q[:, :3]
     np.subtract(q[:, 3:], q[:, :-3], out=d[:, 3:])  # unsigned: wraps modulo 2^bits, as TIFF's predictor
@@ -97,22 +98,23 @@ def _strip(rows: np.ndarray, bits: int, deflate: bool) -> bytes:
 
 
 def _tiff(path: Path, image: np.ndarray, bits: int = 8, compression: str = DEFAULT_TIFF_COMPRESSION) -> None:
-    """H×W×3 floats in [0, 1] → 8/16-bit RGB TIFF in strips, encoded on the tile pool (the caller
-    must not be one of its threads). Byte-identical for identical pixels (no date tag)."""
+    """H×W×3 floats in [0, 1] → 8/16-bit RGB TIFF, byte-identical for identical pixels (no date tag).
+    ``none``: :func:`inference.imagefiles.write_tiff`, the same bytes as before compression was an
+    option. ``deflate``: strips encoded on the tile pool (the caller must not be one of its threads)."""
     if compression not in TIFF_COMPRESSIONS:
         raise ValueError(f"tiff compression must be one of {', '.join(TIFF_COMPRESSIONS)}")
     path.parent.mkdir(parents=True, exist_ok=True)
+    if compression == "none":
+        write_tiff(path, image, bits=bits)
+        return
     image = np.asarray(image)
-    h = image.shape[0]
-    deflate = compression == "deflate"
-    starts = range(0, h, ROWS_PER_STRIP)
+    starts = range(0, image.shape[0], ROWS_PER_STRIP)
     if len(starts) > 1:
-        strips = tile_pool().map(lambda r: _strip(image[r:r + ROWS_PER_STRIP], bits, deflate), starts)
+        strips = tile_pool().map(lambda r: _strip(image[r:r + ROWS_PER_STRIP], bits), starts)
     else:
-        strips = iter([_strip(image, bits, deflate)])
+        strips = iter([_strip(image, bits)])
     tifffile.imwrite(path, data=strips, shape=image.shape, dtype=np.uint8 if bits == 8 else np.uint16,
-                     photometric="rgb", rowsperstrip=ROWS_PER_STRIP,
-                     compression="adobe_deflate" if deflate else None, predictor=2 if deflate else None)
+                     photometric="rgb", rowsperstrip=ROWS_PER_STRIP, compression="adobe_deflate", predictor=2)
 
 
 def _mask_png(path: Path, mask: np.ndarray) -> None:

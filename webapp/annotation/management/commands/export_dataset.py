@@ -20,8 +20,8 @@ class Command(BaseCommand):
                             help="comma-separated: 360p (short side 360) and/or full (default: 360p)")
         parser.add_argument("--tiff-compression", choices=export.TIFF_COMPRESSIONS,
                             default=export.DEFAULT_TIFF_COMPRESSION,
-                            help="TIFF encoding: deflate (lossless, horizontal predictor, ISA-L; about half the "
-                                 "bytes of a photograph for ~0.26 CPU-s per 24 MP file) or none "
+                            help="TIFF encoding: none, or deflate (lossless, horizontal predictor, ISA-L: about "
+                                 "half the bytes of a photograph for ~0.25 CPU-s more per 24 MP file) "
                                  f"(default: {export.DEFAULT_TIFF_COMPRESSION})")
 
     def handle(self, project_id, out, sizes, tiff_compression, **options):
