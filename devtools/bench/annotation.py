@@ -379,7 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--export-megapixels", type=float, default=24.0, help="size of each exported photo")
     p.add_argument("--export-sizes", default="360p", help="export sizes (360p and/or full)")
     p.add_argument("--export-tiff-compression", choices=("deflate", "none"), default=None,
-                   help="TIFF encoding of the export (default: the exporter's, deflate)")
+                   help="TIFF encoding of the export (default: the exporter's default)")
     p.add_argument("--export-sync", action="store_true", help="count flushing the export to disk (sync)")
     p.add_argument("--agreement-photos", type=int, default=1000, help="photos (× 3 slots) in the agreement report")
     return p
