@@ -354,8 +354,14 @@ def test_export_job_zips_the_dataset_for_the_owner_only(make_user, client_for, m
     assert listed["status"] == "succeeded" and listed["progress"] == 1.0 and listed["files"] > 10
     response = owner.get(listed["url"])
     assert response.status_code == 200
-    names = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))).namelist()
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    names = archive.namelist()
     assert any(n.endswith("/manifest.json") for n in names) and any("/360p/" in n for n in names)
+    assert archive.testzip() is None
+    # images are stored as they are (deflating TIFFs again costs minutes at full size), text deflated
+    kinds = {info.filename.rsplit(".", 1)[-1]: info.compress_type for info in archive.infolist()}
+    assert kinds["tif"] == zipfile.ZIP_STORED and kinds["png"] == zipfile.ZIP_STORED
+    assert kinds["json"] == zipfile.ZIP_DEFLATED and kinds["csv"] == zipfile.ZIP_DEFLATED
     assert client_for(make_user("researcher")).get(listed["url"]).status_code == 404
     assert client_for(ws.experts[0]).get(listed["url"]).status_code == 403
 
