@@ -18,7 +18,14 @@ EXAMPLES_PER_OPERATION = 6  # per operation and mode (valid / invalid requests)
 
 
 @pytest.fixture
-def fuzz_setup(researcher, uploaded_photo):
+def fast_hasher(settings):
+    """The sign-in and password operations hash every generated password: not what this test is
+    about, and PBKDF2's deliberate cost made them most of its time. Set before any user is made."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def fuzz_setup(fast_hasher, researcher, uploaded_photo):
     """A researcher with a photo, a job, a session and a study, so ids in paths sometimes exist."""
     from django.core.cache import cache
 
