@@ -259,6 +259,8 @@ if CELERY_BROKER_URL.startswith("memory://"):
 # A running job whose worker stops reporting for this long is retried once, then failed.
 JOB_HEARTBEAT_SECONDS = float(os.environ.get("JOB_HEARTBEAT_SECONDS", 2.0))
 JOB_STALE_AFTER_SECONDS = float(os.environ.get("JOB_STALE_AFTER_SECONDS", 30.0))
+# How often a worker reports itself, reaps stale jobs and purges expired guests (tests shorten it).
+WORKER_HEARTBEAT_SECONDS = float(os.environ.get("WORKER_HEARTBEAT_SECONDS", 5.0))
 JOB_MAX_ATTEMPTS = 2
 # A queued job whose queue no live worker serves is failed after this long (docs/api.md).
 JOB_UNSERVED_TIMEOUT_SECONDS = float(os.environ.get("JOB_UNSERVED_TIMEOUT_SECONDS", 600))

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 
 def test_serve_deletes_an_expired_guest_and_its_upload_by_itself(tmp_path):
     env = base_env(DATA_DIR=str(tmp_path), GUEST_RETENTION_HOURS="0.002",  # 7.2 s
-                   GUEST_PURGE_INTERVAL_SECONDS="1")
+                   GUEST_PURGE_INTERVAL_SECONDS="1", WORKER_HEARTBEAT_SECONDS="0.5")  # purges run on the heartbeat
     proc, base = start_server(env, tmp_path, embedded=True)
     try:
         with httpx.Client(base_url=base, timeout=30) as client:

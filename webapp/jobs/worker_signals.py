@@ -18,7 +18,6 @@ from webapp.jobs.models import WorkerStatus
 from webapp.jobs.services import fail_unserved_jobs, reap_stale_jobs
 
 log = logging.getLogger("portrait_lab.workers")
-HEARTBEAT_SECONDS = 5.0
 
 
 def detect_device() -> str:
@@ -64,7 +63,7 @@ def start_worker_heartbeat(name: str, queues) -> threading.Event:
                 purge_guests_if_due()
             except Exception:
                 log.exception("purging expired guests failed")
-            if stop.wait(HEARTBEAT_SECONDS):
+            if stop.wait(settings.WORKER_HEARTBEAT_SECONDS):
                 break
 
     threading.Thread(target=loop, name="worker-heartbeat", daemon=True).start()
