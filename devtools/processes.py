@@ -38,14 +38,46 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+_MIGRATED_TEMPLATES: dict[str, str] = {}
+
+
+def _migrated_template(server_url: str) -> str:
+    """A database migrated once per process, cloned by ``CREATE DATABASE … TEMPLATE`` (a fraction of a
+    second, where ``manage.py migrate`` takes seconds per test); dropped when the process exits."""
+    if server_url in _MIGRATED_TEMPLATES:
+        return _MIGRATED_TEMPLATES[server_url]
+    import atexit
+
+    import psycopg
+
+    name = f"plab_template_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop():
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    atexit.register(drop)
+    with tempfile.TemporaryDirectory(prefix="plab-template-") as tmp:
+        manage(base_env(DATABASE_URL=f"{server_url.rsplit('/', 1)[0]}/{name}", DATA_DIR=tmp),
+               "migrate", "--noinput", "--verbosity", "0")
+    _MIGRATED_TEMPLATES[server_url] = name
+    return name
+
+
 @contextmanager
-def scratch_postgres_database(server_url: str = PG_URL, prefix: str = "plab_test_"):
-    """A fresh database of our own, dropped afterwards: never assume a clean shared one."""
+def scratch_postgres_database(server_url: str = PG_URL, prefix: str = "plab_test_", *, migrated: bool = False):
+    """A fresh database of our own, dropped afterwards: never assume a clean shared one.
+
+    ``migrated``: the schema is already there (a copy of a template this process migrated once).
+    """
     import psycopg
 
     name = f"{prefix}{uuid.uuid4().hex[:10]}"
+    template = f' TEMPLATE "{_migrated_template(server_url)}"' if migrated else ""
     with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"{template}')
     base = server_url.rsplit("/", 1)[0]
     try:
         yield f"{base}/{name}"
@@ -139,14 +171,23 @@ def start_http_server(args: list[str], env: dict[str, str], log_path: Path, base
     return proc
 
 
+def start_uvicorn(env: dict[str, str], tmp: Path, *, app: str = "webapp.asgi:application",
+                  log_level: str = "warning", timeout: float = 90) -> tuple[Proc, str]:
+    """uvicorn alone (the distributed web tier) serving ``app`` on a free port; ``log_level`` info
+    turns the access log on. Returns the process and its base URL."""
+    port = free_port()
+    args = [PYTHON, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off",
+            "--log-level", log_level]
+    base = f"http://127.0.0.1:{port}"
+    return start_http_server(args, env, tmp / f"server-{port}.log", base, timeout=timeout), base
+
+
 def start_server(env: dict[str, str], tmp: Path, *, embedded: bool) -> tuple[Proc, str]:
     """``manage.py serve`` (embedded) or uvicorn alone (distributed web tier) on a free port."""
+    if not embedded:
+        return start_uvicorn(env, tmp)
     port = free_port()
-    if embedded:
-        args = [PYTHON, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    else:
-        args = [PYTHON, "-m", "uvicorn", "webapp.asgi:application", "--host", "127.0.0.1",
-                "--port", str(port), "--lifespan", "off", "--log-level", "warning"]
+    args = [PYTHON, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)]
     base = f"http://127.0.0.1:{port}"
     return start_http_server(args, env, tmp / f"server-{port}.log", base), base
 
@@ -222,3 +263,66 @@ def distributed_platform(redis_url: str, *, worker_name: str, queues: str = "cpu
             worker.stop()
             server.stop()
             flush_redis_db(redis_url)
+
+
+class DistributedStack:
+    """A running distributed platform (see ``distributed_stack``): ``base``, ``env``, ``tmp``, the
+    server, the workers started with ``worker()``, and an API token per user it was made with."""
+
+    def __init__(self, base: str, env: dict[str, str], tmp: Path, server: Proc, tokens: dict[str, str]):
+        self.base, self.env, self.tmp, self.server, self.tokens = base, env, tmp, server, tokens
+        self.ws_base = base.replace("http://", "ws://")
+        self.workers: list[Proc] = []
+
+    def headers(self, username: str) -> dict[str, str]:
+        return {"Authorization": f"Token {self.tokens[username]}"}
+
+    def worker(self, name: str, queues: str = "cpu,gpu", timeout: float = 90) -> Proc:
+        """A ``celery worker`` on ``queues``, returned once it reports on the first of them."""
+        proc = start_celery_worker(self.env, self.tmp, queues=queues, name=name)
+        self.workers.append(proc)
+        try:
+            wait_for_worker(self.base, queues.split(",")[0], name=name, timeout=timeout)
+        except Exception:
+            print(proc.output())
+            raise
+        return proc
+
+    def stop_workers(self) -> None:
+        while self.workers:
+            self.workers.pop().stop()
+
+    def output(self) -> str:
+        """The server's and every worker's log tail, for a failure message."""
+        return "\n".join([self.server.output(), *(w.output() for w in self.workers)])
+
+
+@contextmanager
+def distributed_stack(tmp: Path, broker: str, *, channels_url: str | None = None,
+                      users: dict[str, str] | None = None, password: str = "pw-123456", **extra_env: str):
+    """uvicorn on a migrated scratch PostgreSQL database, ``broker`` for Celery and Redis
+    (``channels_url``, default the broker) as channel layer; no worker until ``stack.worker()``.
+
+    ``users`` maps usernames to roles (each gets ``password`` and a token in ``stack.tokens``);
+    ``extra_env`` adds settings. Every process, database, Redis db used and folder is removed after.
+    """
+    channels_url = channels_url or broker
+    redis_dbs = {url for url in (broker, channels_url) if url.startswith("redis")}
+    for url in redis_dbs:
+        flush_redis_db(url)
+    with scratch_postgres_database(migrated=True) as database_url:
+        env = base_env(**{"DATABASE_URL": database_url, "CELERY_BROKER_URL": broker,
+                          "CHANNELS_REDIS_URL": channels_url, "MEDIA_ROOT": str(tmp / "media"),
+                          "DATA_DIR": str(tmp / "data"), "LOG_LEVEL": "WARNING", **extra_env})
+        for username, role in (users or {}).items():
+            manage(env, "adduser", username, "--role", role, "--password", password)
+        server, base = start_uvicorn(env, tmp)
+        stack = DistributedStack(base, env, tmp, server, {})
+        try:
+            stack.tokens = {username: token_for(base, username, password) for username in users or {}}
+            yield stack
+        finally:
+            stack.stop_workers()
+            server.stop()
+            for url in redis_dbs:
+                flush_redis_db(url)

@@ -13,19 +13,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import websocket_close_code
-from tests.support import (
-    REDIS_URL,
-    base_env,
-    flush_redis_db,
-    manage,
-    need_postgres,
-    need_redis,
-    scratch_postgres_database,
-    start_celery_worker,
-    start_server,
-    token_for,
-    wait_for_worker,
-)
+from tests.support import REDIS_URL, distributed_stack, wait_for_worker
 
 pytestmark = pytest.mark.integration
 
@@ -200,27 +188,15 @@ def test_engines_as_ordinary_jobs(embedded_platform, embedded_users):
 # ---------------------------------------------------------------- distributed: uvicorn + celery worker + Redis
 
 def test_distributed_latest_wins_sticky_and_fallback(tmp_path):
-    need_postgres()
-    need_redis()
-    redis_db = f"{REDIS_URL}/13"
-    with scratch_postgres_database() as db_url:
-        env = base_env(DATABASE_URL=db_url, CELERY_BROKER_URL=redis_db, CHANNELS_REDIS_URL=redis_db,
-                       DATA_DIR=str(tmp_path / "data"), MEDIA_ROOT=str(tmp_path / "media"),
-                       INTERACTIVE_WORKER_GONE_SECONDS="4")
-        flush_redis_db(redis_db)
-        manage(env, "migrate", "--noinput")
-        server, base = start_server(env, tmp_path, embedded=False)
-        workers = []
+    with distributed_stack(tmp_path, f"{REDIS_URL}/13", users={"dist": "researcher"},
+                           INTERACTIVE_WORKER_GONE_SECONDS="4") as platform:
+        base, ws_base, token = platform.base, platform.ws_base, platform.tokens["dist"]
         try:
-            manage(env, "adduser", "dist", "--role", "researcher", "--password", "pw-123456")
-            token = token_for(base, "dist", "pw-123456")
-            worker_a = start_celery_worker(env, tmp_path, queues="cpu", name="alpha@test")
-            workers.append(worker_a)
+            platform.worker("alpha@test", queues="cpu")
             info = wait_for_worker(base, "cpu", name="alpha@test", timeout=90)
             assert "interactive.alpha@test" in info["queues"]
             photo = upload_photo(base, token)
             sid = new_session(base, token, photo["id"])
-            ws_base = base.replace("http://", "ws://")
             received = asyncio.run(rapid_clicks(ws_base, sid, token, n=8))
             assert [(m["type"], m["seq"]) for m in received if m["type"] != "superseded"] == [("result", 8)], received
             session = httpx.get(f"{base}/api/sessions/{sid}/", headers={"Authorization": f"Token {token}"}).json()
@@ -229,22 +205,15 @@ def test_distributed_latest_wins_sticky_and_fallback(tmp_path):
             assert again["type"] == "result" and again["seq"] == 20
 
             # the sticky worker dies; another worker takes the session over through the shared queue
-            worker_a.kill()
-            worker_b = start_celery_worker(env, tmp_path, queues="cpu", name="beta@test")
-            workers.append(worker_b)
-            wait_for_worker(base, "cpu", name="beta@test", timeout=90)
-            time.sleep(4.5)  # alpha's heartbeat goes stale
+            platform.workers[-1].kill()
+            killed = time.monotonic()
+            platform.worker("beta@test", queues="cpu")
+            # alpha's heartbeat goes stale 4 s after it died; beta's start-up counts towards them
+            time.sleep(max(0.0, killed + 4.5 - time.monotonic()))
             reply = asyncio.run(one_click(ws_base, sid, token, seq=30, timeout=60))
             assert reply["type"] == "result" and reply["seq"] == 30, reply
             session = httpx.get(f"{base}/api/sessions/{sid}/", headers={"Authorization": f"Token {token}"}).json()
             assert session["worker_queue"] == "interactive.beta@test"
         except Exception:
-            print(server.output())
-            for w in workers:
-                print(w.output())
+            print(platform.output())
             raise
-        finally:
-            for w in workers:
-                w.stop()
-            server.stop()
-            flush_redis_db(redis_db)

@@ -13,19 +13,7 @@ import pytest
 from inference.datasets import synth
 from inference.train import train
 from tests.conftest import png_bytes
-from tests.support import (
-    REDIS_URL,
-    base_env,
-    flush_redis_db,
-    manage,
-    need_postgres,
-    need_redis,
-    scratch_postgres_database,
-    start_celery_worker,
-    start_server,
-    token_for,
-    wait_for_worker,
-)
+from tests.support import REDIS_URL, distributed_stack
 
 pytestmark = pytest.mark.integration
 TINY = {"retouch.lut": {"size": 48, "dim": 9}, "retouch.clicks": {"size": 48}}
@@ -33,29 +21,14 @@ TINY = {"retouch.lut": {"size": 48, "dim": 9}, "retouch.clicks": {"size": 48}}
 
 @pytest.fixture
 def stack(tmp_path):
-    need_postgres()
-    need_redis()
     models = tmp_path / "models"
     synth(tmp_path / "data", groups=3, per_group=2, seed=0)
     for name, arguments in TINY.items():
         train(name, tmp_path / "data", "a", models, steps=3, arguments=arguments, quiet=True)
-    broker = f"{REDIS_URL}/7"
-    flush_redis_db(broker)
-    with scratch_postgres_database() as database_url:
-        env = base_env(DATABASE_URL=database_url, CELERY_BROKER_URL=broker, CHANNELS_REDIS_URL=broker,
-                       MEDIA_ROOT=str(tmp_path / "media"), DATA_DIR=str(tmp_path / "var"),
-                       MODEL_DIR=str(models), LOG_LEVEL="WARNING")
-        manage(env, "migrate", "--noinput")
-        manage(env, "adduser", "ana", "--role", "researcher", "--password", "pw-123456")
-        server, base = start_server(env, tmp_path, embedded=False)
-        worker = start_celery_worker(env, tmp_path, queues="gpu,cpu", name="learned@test")
-        try:
-            wait_for_worker(base, "gpu", name="learned@test", timeout=90)
-            yield base, {"Authorization": f"Token {token_for(base, 'ana', 'pw-123456')}"}, worker
-        finally:
-            worker.stop()
-            server.stop()
-            flush_redis_db(broker)
+    with distributed_stack(tmp_path, f"{REDIS_URL}/7", users={"ana": "researcher"},
+                           MODEL_DIR=str(models), DATA_DIR=str(tmp_path / "var")) as platform:
+        worker = platform.worker("learned@test", queues="gpu,cpu")
+        yield platform.base, platform.headers("ana"), worker
 
 
 def _wait_job(base, headers, job_id, timeout=120) -> dict:

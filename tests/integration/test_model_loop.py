@@ -13,19 +13,7 @@ import time
 import httpx
 import pytest
 
-from tests.support import (
-    REDIS_URL,
-    base_env,
-    flush_redis_db,
-    manage,
-    need_postgres,
-    need_redis,
-    scratch_postgres_database,
-    start_celery_worker,
-    start_server,
-    token_for,
-    wait_for_worker,
-)
+from tests.support import REDIS_URL, distributed_stack, manage
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 TINY = {"size": 48, "dim": 9}
@@ -33,25 +21,10 @@ TINY = {"size": 48, "dim": 9}
 
 @pytest.fixture
 def stack(tmp_path):
-    need_postgres()
-    need_redis()
-    broker = f"{REDIS_URL}/9"
-    flush_redis_db(broker)
-    with scratch_postgres_database() as database_url:
-        env = base_env(DATABASE_URL=database_url, CELERY_BROKER_URL=broker, CHANNELS_REDIS_URL=broker,
-                       MEDIA_ROOT=str(tmp_path / "media"), DATA_DIR=str(tmp_path / "var"),
-                       MODEL_DIR=str(tmp_path / "models"), LOG_LEVEL="WARNING")
-        manage(env, "migrate", "--noinput")
-        manage(env, "adduser", "ana", "--role", "researcher", "--password", "pw-123456")
-        server, base = start_server(env, tmp_path, embedded=False)
-        worker = start_celery_worker(env, tmp_path, queues="gpu,cpu", name="loop@test")
-        try:
-            wait_for_worker(base, "gpu", name="loop@test", timeout=90)
-            yield base, env, {"Authorization": f"Token {token_for(base, 'ana', 'pw-123456')}"}, worker
-        finally:
-            worker.stop()
-            server.stop()
-            flush_redis_db(broker)
+    with distributed_stack(tmp_path, f"{REDIS_URL}/9", users={"ana": "researcher"},
+                           MODEL_DIR=str(tmp_path / "models")) as platform:
+        worker = platform.worker("loop@test", queues="gpu,cpu")
+        yield platform.base, platform.env, platform.headers("ana"), worker
 
 
 def _until(what: str, check, timeout: float = 240, every: float = 0.5):

@@ -10,40 +10,18 @@ import httpx
 import pytest
 
 from tests.conftest import png_bytes, websocket_close_code
-from tests.support import (
-    AMQP_URL,
-    REDIS_URL,
-    base_env,
-    flush_redis_db,
-    manage,
-    need_postgres,
-    need_rabbitmq,
-    need_redis,
-    scratch_postgres_database,
-    start_celery_worker,
-    start_server,
-    token_for,
-    wait_for_worker,
-)
+from tests.support import AMQP_URL, REDIS_URL, distributed_stack, manage, token_for
 
 pytestmark = pytest.mark.integration
 
 
 class Stack:
-    def __init__(self, env, tmp, base, server, token):
-        self.env, self.tmp, self.base, self.server, self.token = env, tmp, base, server, token
-        self.headers = {"Authorization": f"Token {token}"}
-        self.workers = []
+    """The test's view of a ``DistributedStack``: ana's requests and the platform's workers."""
 
-    def worker(self, name: str, queues: str = "cpu,gpu"):
-        proc = start_celery_worker(self.env, self.tmp, queues=queues, name=name)
-        self.workers.append(proc)
-        try:
-            wait_for_worker(self.base, queues.split(",")[0], name=name)
-        except Exception:
-            print(proc.output())
-            raise
-        return proc
+    def __init__(self, platform):
+        self.platform, self.env, self.base = platform, platform.env, platform.base
+        self.headers = platform.headers("ana")
+        self.worker, self.workers = platform.worker, platform.workers
 
     def upload(self) -> int:
         response = httpx.post(f"{self.base}/api/photos/", headers=self.headers,
@@ -69,35 +47,34 @@ class Stack:
             time.sleep(0.2)
         raise TimeoutError(f"job {job_id} never reached {statuses}: {self.job(job_id)}")
 
+    def sleep_outliving_its_worker(self, photo: int, seconds: float, successor: str):
+        """Submit a ``diagnostics.sleep`` of ``seconds``, kill the newest worker once it runs it, and
+        start the worker ``successor``; returns the job and the successor's process."""
+        job = self.submit("diagnostics.sleep", photo, {"seconds": seconds})
+        self.wait_job(job["id"], {"running"})
+        self.workers[-1].kill()
+        return job, self.worker(successor)
 
-def _stack(tmp_path, broker: str, **extra_env):
-    need_postgres()
-    need_redis()
-    if broker.startswith("amqp"):
-        need_rabbitmq()
-    channels_url = f"{REDIS_URL}/6"
-    flush_redis_db(channels_url)
-    with scratch_postgres_database() as database_url:
-        env = base_env(DATABASE_URL=database_url, CELERY_BROKER_URL=broker, CHANNELS_REDIS_URL=channels_url,
-                       MEDIA_ROOT=str(tmp_path / "shared-media"), DATA_DIR=str(tmp_path / "data"),
-                       JOB_HEARTBEAT_SECONDS="0.5", **extra_env)
-        manage(env, "migrate", "--noinput")
-        manage(env, "adduser", "ana", "--role", "researcher", "--password", "pw-123456")
-        server, base = start_server(env, tmp_path, embedded=False)
-        stack = Stack(env, tmp_path, base, server, token_for(base, "ana", "pw-123456"))
-        try:
-            yield stack
-        finally:
-            for proc in stack.workers:
-                proc.stop()
-            server.stop()
+
+def _stack(tmp, broker: str, **extra_env):
+    with distributed_stack(tmp, broker, channels_url=f"{REDIS_URL}/6", users={"ana": "researcher"},
+                           JOB_HEARTBEAT_SECONDS="0.5", **extra_env) as platform:
+        yield Stack(platform)
+
+
+@pytest.fixture(scope="module")
+def _redis_platform(tmp_path_factory):
+    # the reaper runs on each worker's heartbeat: every second rather than every 5 s
+    yield from _stack(tmp_path_factory.mktemp("redis-stack"), f"{REDIS_URL}/5", JOB_STALE_AFTER_SECONDS="4",
+                      WORKER_HEARTBEAT_SECONDS="1")
 
 
 @pytest.fixture
-def redis_stack(tmp_path):
-    need_redis()
-    flush_redis_db(f"{REDIS_URL}/5")
-    yield from _stack(tmp_path, f"{REDIS_URL}/5", JOB_STALE_AFTER_SECONDS="4")
+def redis_stack(_redis_platform):
+    """One server and database for the module's Redis tests (none needs a fresh one); each test starts
+    its own workers, and they are stopped after it so that the next test's jobs reach only its own."""
+    yield _redis_platform
+    _redis_platform.platform.stop_workers()
 
 
 @pytest.fixture
@@ -159,11 +136,8 @@ def test_killed_worker_job_is_redelivered_and_retried_once_then_fails(rabbit_sta
     """RabbitMQ redelivers the unacknowledged task when its worker dies; the job runs again once."""
     stack = rabbit_stack
     photo = stack.upload()
-    first = stack.worker("doomed1@test")
-    job = stack.submit("diagnostics.sleep", photo, {"seconds": 30})
-    stack.wait_job(job["id"], {"running"})
-    first.kill()
-    second = stack.worker("doomed2@test")
+    stack.worker("doomed1@test")
+    job, second = stack.sleep_outliving_its_worker(photo, 30, "doomed2@test")
     running = stack.wait_job(job["id"], {"running", "failed", "succeeded"})
     deadline = time.monotonic() + 30
     while running["attempts"] < 2 and time.monotonic() < deadline:
@@ -177,10 +151,7 @@ def test_killed_worker_job_is_redelivered_and_retried_once_then_fails(rabbit_sta
     assert "stopped 2 times" in failed["error"]
 
     # A job whose worker dies once completes on the retry.
-    job = stack.submit("diagnostics.sleep", photo, {"seconds": 3})
-    stack.wait_job(job["id"], {"running"})
-    stack.workers[-1].kill()
-    stack.worker("rescuer@test")
+    job, _ = stack.sleep_outliving_its_worker(photo, 3, "rescuer@test")
     done = stack.wait_job(job["id"], {"succeeded", "failed"}, timeout=60)
     assert done["status"] == "succeeded" and done["attempts"] == 2, done
 
@@ -189,10 +160,8 @@ def test_stale_job_is_recovered_by_the_reaper_on_redis(redis_stack):
     """Redis does not redeliver until its visibility timeout; the heartbeat reaper retries the job."""
     stack = redis_stack
     photo = stack.upload()
-    doomed = stack.worker("doomed@test")
-    job = stack.submit("diagnostics.sleep", photo, {"seconds": 20})
-    stack.wait_job(job["id"], {"running"})
-    doomed.kill()
-    stack.worker("reaper@test")
+    stack.worker("doomed@test")
+    # long enough to be running when its worker is killed (was 20 s: the retry sleeps it all through)
+    job, _ = stack.sleep_outliving_its_worker(photo, 6, "reaper@test")
     done = stack.wait_job(job["id"], {"succeeded", "failed"}, timeout=90)
     assert done["status"] == "succeeded" and done["attempts"] == 2, done

@@ -15,17 +15,8 @@ import time
 import httpx
 import pytest
 
-from tests.support import (
-    PYTHON,
-    Proc,
-    base_env,
-    free_port,
-    manage,
-    need_postgres,
-    scratch_postgres_database,
-    token_for,
-    wait_for_http,
-)
+from devtools.processes import Proc
+from tests.support import base_env, manage, need_postgres, scratch_postgres_database, start_uvicorn, token_for
 from tests.unit.test_http_hardening import BAD_INPUT
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
@@ -44,17 +35,11 @@ class Server:
 def server(tmp_path_factory):
     need_postgres()
     tmp = tmp_path_factory.mktemp("security-server")
-    with scratch_postgres_database() as url:
+    with scratch_postgres_database(migrated=True) as url:
         env = base_env(DATA_DIR=str(tmp), DATABASE_URL=url, LOG_LEVEL="WARNING")
-        manage(env, "migrate", "--verbosity", "0")
         manage(env, "adduser", "sec", "--role", "researcher", "--password", PASSWORD)
-        port = free_port()
-        args = [PYTHON, "-m", "uvicorn", "webapp.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-                "--lifespan", "off", "--log-level", "info"]  # info: the access log is on
-        proc = Proc(args, env, tmp / "server.log")
-        base = f"http://127.0.0.1:{port}"
+        proc, base = start_uvicorn(env, tmp, log_level="info")  # info: the access log is on
         try:
-            wait_for_http(f"{base}/api/health/", proc=proc.popen, timeout=90)
             yield Server(base, token_for(base, "sec", PASSWORD), proc)
         finally:
             proc.stop()

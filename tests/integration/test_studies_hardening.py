@@ -21,17 +21,7 @@ import httpx
 import psycopg
 import pytest
 
-from devtools.processes import start_http_server
-from tests.support import (
-    PYTHON,
-    Proc,
-    base_env,
-    free_port,
-    manage,
-    need_postgres,
-    scratch_postgres_database,
-    token_for,
-)
+from tests.support import base_env, manage, need_postgres, scratch_postgres_database, start_uvicorn, token_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -58,11 +48,9 @@ print("studies", *ids, setup.create_study(owner=owner, title="Draft").pk)
 """
 
 
-def _serve(env: dict, tmp: Path, app: str, tag: str) -> tuple[Proc, int]:
-    port = free_port()
-    args = [PYTHON, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off",
-            "--log-level", "warning"]
-    return start_http_server(args, env, tmp / f"server-{tag}.log", f"http://127.0.0.1:{port}", timeout=60), port
+def _serve(env: dict, tmp: Path, app: str) -> tuple:
+    proc, base = start_uvicorn(env, tmp, app=app, timeout=60)
+    return proc, int(base.rsplit(":", 1)[1])
 
 
 class Platform:
@@ -99,16 +87,15 @@ class Platform:
 def platform(tmp_path_factory):
     need_postgres()
     tmp = tmp_path_factory.mktemp("hardening")
-    with scratch_postgres_database() as database_url:
+    with scratch_postgres_database(migrated=True) as database_url:
         env = base_env(DATABASE_URL=database_url, DATA_DIR=str(tmp / "data"), MEDIA_ROOT=str(tmp / "media"),
                        DJANGO_SETTINGS_MODULE="tests.integration.hsts_settings",
                        STUDY_JOIN_RATE_PER_IP="200/min", STUDY_JOIN_RATE_GLOBAL="300/min", LOG_LEVEL="ERROR")
-        manage(env, "migrate", "--noinput", "-v0")
         out = manage(env, "shell", "-c", BUILD.format(password=PASSWORD, quota=QUOTA, trials=TRIALS, margin=MARGIN))
         ids = out.strip().splitlines()[-1].split()[1:]
-        fast, fast_port = _serve(env, tmp, "webapp.asgi:application", "fast")
+        fast, fast_port = _serve(env, tmp, "webapp.asgi:application")
         try:
-            django, django_port = _serve(env, tmp, "webapp.asgi:django_http", "django")
+            django, django_port = _serve(env, tmp, "webapp.asgi:django_http")
             try:
                 yield Platform(env, database_url, fast_port, django_port, ids)
             finally:
