@@ -6,6 +6,8 @@ import uuid
 
 import pytest
 
+from tests.support import harmonize_composite
+
 pytestmark = pytest.mark.browser
 
 
@@ -72,26 +74,7 @@ def test_full_resolution_download(embedded_platform, page):
 
 def test_harmonize_paste_box_and_result(embedded_platform, page):
     sign_in(page, embedded_platform)
-    page.goto(f"{embedded_platform.base}/try/harmonize/")
-    page.wait_for_function("() => document.querySelectorAll('#pick-person option').length > 2")
-    options = page.locator("#pick-person option")
-    astronaut = next(options.nth(i).get_attribute("value") for i in range(options.count())
-                     if "astronaut" in options.nth(i).inner_text())
-    camera = next(options.nth(i).get_attribute("value") for i in range(options.count())
-                  if "camera" in options.nth(i).inner_text())
-    page.select_option("#pick-person", astronaut)
-    page.select_option("#pick-bg", camera)
-    page.fill("#scale", "0.5")
-    page.locator("#scale").dispatch_event("input")
-    page.click("#btn-paste")
-    page.wait_for_function("() => document.getElementById('harm').dataset.step === 'reference'", timeout=60_000)
-    box = page.locator("#canvas").bounding_box()
-    page.mouse.move(box["x"] + 10, box["y"] + 10)
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3, steps=5)
-    page.mouse.up()
-    page.click("#btn-run")
-    page.wait_for_function("() => document.getElementById('harm').dataset.step === 'result'", timeout=60_000)
+    harmonize_composite(page, embedded_platform.base, drag_to=(0.3, 0.3))
     assert page.locator("#harm-info").inner_text().startswith("Matched the person to box")
     assert page.locator("#box").is_visible()
     assert not page.js_errors

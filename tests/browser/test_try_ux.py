@@ -15,6 +15,7 @@ from PIL import Image
 
 from tests.browser.test_interactive_try import sign_in
 from tests.browser.test_try_background import sized  # noqa: F401 — the viewport-sized page fixture
+from tests.support import harmonize_composite
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -54,23 +55,7 @@ def no_horizontal_overflow(page) -> int:
 def test_harmonize_result_compare_download_and_brush(embedded_platform, sized):  # noqa: F811
     page = sized(1440, 900)
     sign_in(page, embedded_platform)
-    page.goto(f"{embedded_platform.base}/try/harmonize/")
-    page.wait_for_function("() => document.querySelectorAll('#pick-person option').length > 2")
-    options = page.locator("#pick-person option")
-    value = {options.nth(i).inner_text().split(" (")[0]: options.nth(i).get_attribute("value") for i in range(options.count())}
-    page.select_option("#pick-person", value["astronaut.png"])
-    page.select_option("#pick-bg", value["camera.png"])
-    page.fill("#scale", "0.5")
-    page.locator("#scale").dispatch_event("input")
-    page.click("#btn-paste")
-    page.wait_for_function("() => document.getElementById('harm').dataset.step === 'reference'", timeout=60_000)
-    box = page.locator("#canvas").bounding_box()
-    page.mouse.move(box["x"] + 10, box["y"] + 10)
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.35, steps=5)
-    page.mouse.up()
-    page.click("#btn-run")
-    page.wait_for_function("() => document.getElementById('harm').dataset.step === 'result'", timeout=90_000)
+    box = harmonize_composite(page, embedded_platform.base, drag_to=(0.4, 0.35))
     page.wait_for_function("() => document.getElementById('img-result').complete && document.getElementById('img-result').naturalWidth > 0")
     assert page.locator("#harm-info").inner_text().startswith("Matched the person to box")
 
@@ -352,18 +337,12 @@ def test_oversized_upload_refused_before_sending(embedded_platform, sized, tmp_p
     uploads = []
     page.on("request", lambda r: uploads.append(r.url) if r.method == "POST" and "/api/photos/" in r.url else None)
     message = "The file is 205.0 MB; the limit is 200 MB."
-    page.goto(f"{embedded_platform.base}/try/")
-    page.set_input_files("#file-input", str(big))
-    page.locator("#upload-error").wait_for(state="visible")
-    assert page.locator("#upload-error").inner_text() == message
-    page.goto(f"{embedded_platform.base}/try/background/")
-    page.set_input_files("#upload", str(big))
-    page.locator("#upload-error").wait_for(state="visible")
-    assert page.locator("#upload-error").inner_text() == message
-    page.goto(f"{embedded_platform.base}/try/harmonize/")
-    page.set_input_files("#upload-any", str(big))
-    page.locator("#upload-error").wait_for(state="visible")
-    assert page.locator("#upload-error").inner_text() == message
+    for path, file_input in (("/try/", "#file-input"), ("/try/background/", "#upload"),
+                             ("/try/harmonize/", "#upload-any")):
+        page.goto(f"{embedded_platform.base}{path}")
+        page.set_input_files(file_input, str(big))
+        page.locator("#upload-error").wait_for(state="visible")
+        assert page.locator("#upload-error").inner_text() == message, path
     page.goto(f"{embedded_platform.base}/photos/")
     page.set_input_files("#file-input", str(big))
     page.locator(".upload-list li.error").wait_for()
