@@ -95,3 +95,15 @@ def edit_all(assignment, params: dict | None = None):
     params = params if params is not None else STYLES.get(assignment.slot, {})
     for photo in selectors.assignment_photos(assignment):
         services.save_params(assignment=assignment, photo=photo, params=params, user=assignment.expert)
+
+
+def accept_all(ws: Workspace, project, reviewer=None):
+    """Assign every slot, edit in the slot's style, submit, and accept: ready to freeze."""
+    from webapp.annotation import services
+
+    assignments = assign_all(ws, project, reviewer)
+    for a in assignments:
+        edit_all(a)
+        services.submit(assignment=a, user=a.expert)
+        services.review(assignment=a, user=reviewer or ws.reviewers[0], decision="accept")
+    return assignments

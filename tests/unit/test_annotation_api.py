@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 from django.core.management import call_command
 
-from tests.unit.annotation_support import STYLES, assign_all, edit_all, make_project, make_workspace
+from tests.unit.annotation_support import (
+    STYLES,
+    accept_all,
+    assign_all,
+    edit_all,
+    make_project,
+    make_workspace,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -108,15 +115,6 @@ def test_the_whole_loop_through_the_api(ws, project, client_for):
     assert r.status_code == 409 and "not accepted" in r.json()["detail"]
 
 
-def _accept_everything(ws, project):
-    from webapp.annotation import services
-
-    assignments = assign_all(ws, project)
-    for a in assignments:
-        edit_all(a)
-        services.submit(assignment=a, user=a.expert)
-        services.review(assignment=a, user=ws.reviewers[0], decision="accept")
-    return assignments
 
 
 def test_state_machine_refusals(ws, project, client_for):
@@ -166,7 +164,7 @@ def test_round_limit_and_frozen_refusals(ws, make_user, client_for):
     from webapp.annotation import services
 
     project = make_project(ws, max_rounds=1)
-    assignments = _accept_everything(ws, project)
+    assignments = accept_all(ws, project)
     owner = client_for(ws.researcher)
     r = owner.post(f"/api/annotation/projects/{project.pk}/freeze/")
     assert r.status_code == 200 and r.json()["dataset_version"] == 1
@@ -231,7 +229,7 @@ def test_xmp_round_trip_through_the_api(ws, project, client_for):
 def test_agreement_dashboard_and_hidden_duplicates(make_user, client_for):
     ws = make_workspace(make_user, groups=2, per_group=3)
     project = make_project(ws, duplicates=1)
-    _accept_everything(ws, project)
+    accept_all(ws, project)
     owner = client_for(ws.researcher)
     report = owner.get(f"/api/annotation/projects/{project.pk}/agreement/").json()
     exposure = report["icc"]["exposure"]
@@ -269,7 +267,7 @@ def test_export_command_writes_the_ppr10k_layout_split_by_group(make_user, tmp_p
 
     ws = make_workspace(make_user, groups=5, per_group=2)
     project = make_project(ws, split_seed=3)
-    _accept_everything(ws, project)
+    accept_all(ws, project)
     assert client_for(ws.researcher).post(f"/api/annotation/projects/{project.pk}/export/").status_code == 409
     services.freeze(project=project, by=ws.researcher)
     out = tmp_path / "dataset"
@@ -342,7 +340,7 @@ def test_export_job_zips_the_dataset_for_the_owner_only(make_user, client_for, m
     monkeypatch.setattr(services.celery_app, "send_task", lambda name, args, queue: sent.append((name, args, queue)))
     ws = make_workspace(make_user, per_group=2)
     project = make_project(ws)
-    _accept_everything(ws, project)
+    accept_all(ws, project)
     services.freeze(project=project, by=ws.researcher)
     owner = client_for(ws.researcher)
     with django_capture_on_commit_callbacks(execute=True):
@@ -406,7 +404,7 @@ def test_harmonization_task_limits_sliders_to_the_pasted_person_and_exports_besi
         attach_mask(photo=photo, upload=SimpleUploadedFile("ref.png", png_bytes(reference)), kind="reference",
                     created_by=ws.researcher)
     project = make_project(ws, kind="harmonization")
-    _accept_everything(ws, project)
+    accept_all(ws, project)
     services.freeze(project=project, by=ws.researcher)
     out = tmp_path / "harm"
     call_command("export_dataset", str(project.pk), "--out", str(out))

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.unit.annotation_support import assign_all, edit_all, make_project, make_workspace
+from tests.unit.annotation_support import accept_all, make_project, make_workspace
 
 
 def _frozen(make_user):
@@ -16,10 +16,7 @@ def _frozen(make_user):
 
     ws = make_workspace(make_user, groups=2, per_group=3)
     project = make_project(ws, split_seed=1)
-    for a in assign_all(ws, project):
-        edit_all(a)
-        services.submit(assignment=a, user=a.expert)
-        services.review(assignment=a, user=ws.reviewers[0], decision="accept")
+    accept_all(ws, project)
     services.freeze(project=project, by=ws.researcher)
     return project
 

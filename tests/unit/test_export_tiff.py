@@ -12,7 +12,7 @@ import pytest
 import tifffile
 from PIL import Image
 
-from tests.unit.annotation_support import assign_all, edit_all, make_project, make_workspace
+from tests.unit.annotation_support import accept_all, make_project, make_workspace
 
 
 def _image(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -80,10 +80,7 @@ def _frozen_with_a_16bit_photo(make_user):
     ingest_photo(upload=SimpleUploadedFile("deep.png", cv2.imencode(".png", deep[..., ::-1].copy())[1].tobytes()),
                  owner=ws.researcher, group=ws.groups[1])
     project = make_project(ws, split_seed=1)
-    for a in assign_all(ws, project):
-        edit_all(a)
-        services.submit(assignment=a, user=a.expert)
-        services.review(assignment=a, user=ws.reviewers[0], decision="accept")
+    accept_all(ws, project)
     services.freeze(project=project, by=ws.researcher)
     return project, deep
 

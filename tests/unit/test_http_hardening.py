@@ -10,7 +10,6 @@ import json
 import struct
 import subprocess
 import time
-import zipfile
 
 import pytest
 from django.core.files.base import ContentFile
@@ -21,6 +20,7 @@ from rest_framework.test import APIClient
 
 from inference import imageio
 from tests.conftest import png_bytes
+from tests.unit.registry_support import as_zip
 
 
 def _big_blank_png(side: int = 9000) -> bytes:
@@ -220,12 +220,6 @@ def test_a_jpeg_with_1000_exif_segments_is_refused_fast():
     assert time.perf_counter() - start < 1.0
 
 
-def _zip(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, payload in members.items():
-            archive.writestr(name, payload)
-    return buffer.getvalue()
 
 
 @pytest.mark.django_db
@@ -233,16 +227,16 @@ def test_a_zip_bomb_is_refused_before_inflating(settings):
     from webapp import safezip
     from webapp.refusal import Refusal, TooLarge
 
-    bomb = _zip({"item/input.png": bytes(150 * 2**20)})  # 150 MiB of zeros in about 150 KB
+    bomb = as_zip({"item/input.png": bytes(150 * 2**20)})  # 150 MiB of zeros in about 150 KB
     assert len(bomb) < 2 * 2**20
     with pytest.raises(Refusal, match="compressed"):
         safezip.read_members(bomb)
     settings.ARCHIVE_MAX_TOTAL_BYTES = 2**20
     with pytest.raises(TooLarge, match="inflates to more than"):
-        safezip.read_members(_zip({f"i{k}/input.png": png_bytes() * 40 for k in range(40)}))
+        safezip.read_members(as_zip({f"i{k}/input.png": png_bytes() * 40 for k in range(40)}))
     with pytest.raises(Refusal, match="not a zip"):
         safezip.read_members(b"PK\x03\x04 not really")
-    assert set(safezip.read_members(_zip({"a/input.png": b"x", "__MACOSX/a": b"", "../evil": b"", ".hidden": b""}))) \
+    assert set(safezip.read_members(as_zip({"a/input.png": b"x", "__MACOSX/a": b"", "../evil": b"", ".hidden": b""}))) \
         == {"a/input.png"}
 
 
@@ -251,7 +245,7 @@ def test_a_study_import_refuses_the_bomb_with_a_4xx(researcher, client_for):
     from studies.setup import create_study
 
     study = create_study(owner=researcher, title="bomb")
-    bomb = _zip({"item/input.png": bytes(150 * 2**20)})
+    bomb = as_zip({"item/input.png": bytes(150 * 2**20)})
     response = client_for(researcher).post(f"/api/studies/{study.pk}/import/",
                                            {"archive": SimpleUploadedFile("b.zip", bomb)}, format="multipart")
     assert response.status_code == 400 and "compressed" in response.json()["detail"]

@@ -6,19 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.annotation_support import make_project, make_workspace
+from tests.unit.annotation_support import accept_all, make_project, make_workspace
 
 TINY = {"size": 48, "dim": 9}  # a LUT network small enough for a few CPU steps in a test
 
 
-def _accept_everything(ws, project):
-    from tests.unit.annotation_support import assign_all, edit_all
-    from webapp.annotation import services
-
-    for a in assign_all(ws, project):
-        edit_all(a)
-        services.submit(assignment=a, user=a.expert)
-        services.review(assignment=a, user=ws.reviewers[0], decision="accept")
 
 
 @pytest.fixture
@@ -30,7 +22,7 @@ def frozen(settings, tmp_path):
     settings.DATA_DIR = tmp_path
     ws = make_workspace(groups=3, per_group=2)
     project = make_project(ws, split_seed=1)
-    _accept_everything(ws, project)
+    accept_all(ws, project)
     return ws, services.freeze(project=project, by=ws.researcher)
 
 
