@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
 import threading
 from pathlib import Path
 
@@ -67,25 +66,18 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def preview_page(static_server):
-    if not Path(CHROMIUM).exists():
-        reason = f"{CHROMIUM} is missing (apt-get install chromium)"
-        if os.environ.get("PORTRAIT_LAB_REQUIRE_ALL") == "1":
-            pytest.fail(f"required for CI but missing: {reason}")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(static_server + "/")  # same origin as the module: dynamic import needs no CORS
-        page.evaluate("async (url) => { window.adjustPreview = await import(url); }",
-                      static_server + "/js/adjust-preview.js")
-        yield page
-        assert not errors, errors
-        browser.close()
+def preview_page(chromium, static_server):
+    # the suite's one browser (tests/conftest.py): a second Playwright in one process cannot start
+    context = chromium.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(static_server + "/")  # same origin as the module: dynamic import needs no CORS
+    page.evaluate("async (url) => { window.adjustPreview = await import(url); }",
+                  static_server + "/js/adjust-preview.js")
+    yield page
+    assert not errors, errors
+    context.close()
 
 
 def _test_image(h=48, w=64, seed=1234) -> np.ndarray:
