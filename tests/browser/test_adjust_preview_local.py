@@ -27,6 +27,11 @@ LOCAL_SETS = [
     {"texture": 40, "clarity": 35, "dehaze": 25, "exposure": 0.4, "temperature": 15, "highlights": -30,
      "shadows": 20, "vibrance": 20, "tone_curve": [[0.25, 0.22], [0.75, 0.8]]},
     {"texture": 100, "clarity": 100, "dehaze": 100, "exposure": 2, "whites": 50},
+    # every pair of maps, and texture with the colour stage: each has its own kernel loop
+    {"texture": 60, "clarity": -40},
+    {"texture": -50, "dehaze": 60},
+    {"clarity": 45, "dehaze": -40},
+    {"texture": 80, "saturation": -40, "vibrance": 30},
 ]
 
 
