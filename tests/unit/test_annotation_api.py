@@ -423,3 +423,31 @@ def test_a_huge_group_id_is_a_clear_400_not_a_database_overflow(make_user, clien
     response = researcher.post("/api/annotation/projects/", {"title": "t", "groups": [2**70]}, format="json")
     assert response.status_code == 400
     assert "groups" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("local_disk", [True, False], ids=["in-place", "remote-storage"])
+def test_export_archive_reaches_the_storage_with_or_without_a_local_path(tmp_path, settings, monkeypatch, local_disk):
+    import zipfile
+
+    from django.core.files.storage import InMemoryStorage, default_storage
+
+    from webapp.annotation import services
+
+    settings.DATA_DIR = tmp_path
+    folder = tmp_path / "project-1-v1-1"
+    (folder / "full").mkdir(parents=True)
+    (folder / "manifest.json").write_text('{"project": 1}')
+    (folder / "full" / "0_0.tif").write_bytes(b"II*\x00" + bytes(64))
+    storage = default_storage
+    if not local_disk:  # a storage without .path() (S3 and the like) gets an upload of a temporary zip
+        storage = InMemoryStorage()
+        monkeypatch.setattr(services, "default_storage", storage)
+    fractions = []
+    name = services._archive_into_storage(folder, "exports/p.zip", fractions.append)
+    assert name.startswith("exports/p") and name.endswith(".zip")
+    assert fractions and fractions[-1] == 1.0
+    with storage.open(name, "rb") as fh, zipfile.ZipFile(fh) as archive:
+        assert sorted(archive.namelist()) == ["project-1-v1-1/full/0_0.tif", "project-1-v1-1/manifest.json"]
+        assert archive.read("project-1-v1-1/manifest.json") == b'{"project": 1}'
+    # a second export of the same name gets its own file, never overwrites the first
+    assert services._archive_into_storage(folder, "exports/p.zip", None) != name

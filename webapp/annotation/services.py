@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 from django.core.files import File
-from django.core.files.storage import default_storage
+from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -522,13 +522,13 @@ def _export_event(record: DatasetExport) -> None:
 def _archive_into_storage(folder: Path, name: str, progress) -> str:
     """Zip the exported folder into the media storage. On a local disk the archive is written in
     place (a full-size export is tens of GB: a second copy would double the disk time)."""
-    try:
-        target = Path(default_storage.path(default_storage.get_available_name(name)))
-    except NotImplementedError:  # remote storage: zip to a temporary file, then upload it
+    if not isinstance(default_storage, FileSystemStorage):  # the lazy proxy reports the real class
+        # any other storage (object stores, in-memory): zip to a temporary file, then save that
         with tempfile.TemporaryFile(dir=settings.DATA_DIR) as fh:
             export.write_archive(folder, fh, progress)
             fh.seek(0)
             return default_storage.save(name, File(fh, name=Path(name).name))
+    target = Path(default_storage.path(default_storage.get_available_name(name)))
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         with open(target, "xb") as fh:
