@@ -3,6 +3,7 @@
 * ``ContentSecurityPolicyMiddleware``: every HTML page gets a Content-Security-Policy: scripts,
   styles, images and connections from this origin only (plus the S3 media origin when media live
   there, ``CSP_MEDIA_ORIGINS``); no inline script, no plugins, no framing, forms post here only.
+  Scripts may compile WebAssembly (``'wasm-unsafe-eval'``: the live preview's SIMD kernel).
   Style *attributes* are allowed (the templates use a few), ``<style>`` elements are not.
 * ``StaticFilesHandler``: static files are served before any middleware runs, so they get their
   ``X-Content-Type-Options: nosniff`` (and the policy's framing refusal) here.
@@ -26,7 +27,9 @@ def content_security_policy() -> str:
     extra = f" {media}" if media else ""
     return "; ".join([
         "default-src 'self'",
-        "script-src 'self'",
+        # 'wasm-unsafe-eval' lets a page compile WebAssembly (the preview's SIMD kernel,
+        # frontend/static/js/preview-kernel.wasm, fetched from this origin); it allows no JS eval.
+        "script-src 'self' 'wasm-unsafe-eval'",
         "style-src 'self'",
         "style-src-attr 'unsafe-inline'",
         f"img-src 'self' data: blob:{extra}",

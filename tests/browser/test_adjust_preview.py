@@ -73,8 +73,11 @@ def preview_page(chromium, static_server):
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(static_server + "/")  # same origin as the module: dynamic import needs no CORS
-    page.evaluate("async (url) => { window.adjustPreview = await import(url); }",
-                  static_server + "/js/adjust-preview.js")
+    # With the SIMD kernel loaded (what the editors render with; test_preview_wasm.py holds the JS
+    # loops to it), not whichever happened to be ready when a test ran.
+    loaded = page.evaluate("async (url) => { window.adjustPreview = await import(url); return window.adjustPreview.loadKernel(); }",
+                           static_server + "/js/adjust-preview.js")
+    assert loaded is True
     yield page
     assert not errors, errors
     context.close()

@@ -45,7 +45,9 @@ SETUP_JS = """async ([width, height]) => {
     for (let i = 0; i < want.length; i++) { const d = Math.abs(want[i] - got[i]); if (d) { n++; worst = Math.max(worst, d); } }
     return [n, worst];
   };
-  return true;
+  // The page renders with the same loops as the workers: each awaits the SIMD kernel before its
+  // first frame, so the page does too before comparing (test_preview_wasm.py holds it to the JS).
+  return (await import('/js/adjust-preview.js')).loadKernel();
 }"""
 
 
@@ -57,7 +59,7 @@ def page(chromium, static_server):
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(static_server + "/")  # same origin as the modules and the worker script
-    page.evaluate(SETUP_JS, [161, 101])
+    assert page.evaluate(SETUP_JS, [161, 101]) is True  # the kernel loaded: workers and page share it
     yield page
     context.close()
     assert not errors, errors

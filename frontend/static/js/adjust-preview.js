@@ -13,6 +13,8 @@
 // Their maps depend on the source pixels only, so they are computed once per source array and cached.
 // One band of rows (what each LivePreview worker renders, annotation-common.js):
 //   applyAdjustments(data, params, { width: w, height: h }, out, [y0, y1])
+// The per-pixel loops have a WebAssembly SIMD twin (preview-kernel.wat, below the JS loops), used
+// once loadKernel() has loaded it; the JS loops here are the reference and the fallback.
 
 export const LUMA = [0.2126, 0.7152, 0.0722];
 export const TEMPERATURE_STOPS = 0.5;
@@ -411,6 +413,82 @@ function localKernel(s, d, j0, j1, lr, lg, lb, texture, clarity, haze, kt, kc, k
   loop(s, d, j0, j1, lr, lg, lb, texture, clarity, haze, kt * 255, (4 * kc) / 255, kd, a, vk);
 }
 
+// --- SIMD fast path: preview-kernel.wat, the loops above in WebAssembly f32x4 --------------------
+// The same stages on four pixels at a time (its header gives the build command). The JS loops above
+// stay the reference and the fallback: they run until the module is loaded, and always where it
+// cannot be (no WebAssembly or no SIMD, the file missing, a policy refusing the compile). f32 moves
+// an output byte by one code value at rounding ties only (tests/browser/test_preview_wasm.py).
+const KERNEL_URL = new URL("./preview-kernel.wasm", import.meta.url);
+let simd = null; // {render, memory, region, maps} once instantiated
+let simdLoading = null;
+let simdWanted = true;
+
+// Starts loading the kernel (once); resolves true when it is in use from then on, false when the
+// JS loops stay. A worker awaits it before its first frame; the page uses the JS loops meanwhile.
+export function loadKernel() {
+  if (!simdLoading) {
+    simdLoading = (async () => {
+      try {
+        if (typeof WebAssembly !== "object" || !WebAssembly || typeof fetch !== "function") return false;
+        const response = await fetch(KERNEL_URL);
+        if (!response.ok) return false;
+        const { instance } = await WebAssembly.instantiate(await response.arrayBuffer());
+        simd = { render: instance.exports.render, memory: instance.exports.memory, region: 0, maps: {} };
+        return true;
+      } catch {
+        return false; // e.g. SIMD unsupported: the module does not validate
+      }
+    })();
+  }
+  return simdLoading;
+}
+
+// Which loops applyAdjustments runs now: "simd" or "js". useSimdKernel(false) forces the JS loops
+// (the tests' reference); true (the default) uses the kernel whenever it is loaded.
+export function activeKernel() { return simd && simdWanted ? "simd" : "js"; }
+export function useSimdKernel(on = true) { simdWanted = Boolean(on); }
+
+// Memory: tables at 0, then up to five regions of R bytes (R ≥ 4 bytes × pixels rounded up to a
+// group of four): source words, output words, texture, clarity and haze maps. The source band is
+// copied in per frame (its array may have been drawn into since); a map only when it is another
+// array than the one already there (maps are cached per source, localMaps). False (nothing written)
+// when the memory cannot grow: the JS loops render that frame.
+const SIMD_BASE = 4096;
+const MAP_SLOTS = ["texture", "clarity", "haze"];
+function simdRender(rgba, out, j0, j1, luts, maps, flags, kt255, kc4, kd, a, vk) {
+  const n = j1 - j0;
+  const region = ((n + 3) & ~3) * 4;
+  const need = SIMD_BASE + region * (flags & 7 ? 5 : 2);
+  const { memory } = simd;
+  if (memory.buffer.byteLength < need) {
+    try {
+      memory.grow(Math.ceil((need - memory.buffer.byteLength) / 65536));
+    } catch {
+      return false;
+    }
+  }
+  if (simd.region !== region) { simd.region = region; simd.maps = {}; }
+  const buffer = memory.buffer;
+  const tables = new Float32Array(buffer, 0, 768);
+  for (let c = 0; c < 3; c++) tables.set(luts[c], 256 * c);
+  const src = SIMD_BASE;
+  const dst = src + region;
+  new Uint8ClampedArray(buffer, src, n * 4).set(rgba.subarray(j0 * 4, j1 * 4));
+  const at = [0, 0, 0];
+  MAP_SLOTS.forEach((name, k) => {
+    const map = maps[name];
+    if (!map) return;
+    at[k] = dst + region * (k + 1);
+    if (simd.maps[name] !== map) {
+      new Float32Array(buffer, at[k], n).set(map);
+      simd.maps[name] = map;
+    }
+  });
+  simd.render(src, dst, at[0], at[1], at[2], n, flags, kt255, kc4, kd, a, vk);
+  out.set(new Uint8ClampedArray(buffer, dst, n * 4));
+  return true;
+}
+
 // rgba: Uint8ClampedArray (ImageData.data). Returns a new Uint8ClampedArray (or fills `out`, one of
 // the right length, e.g. a reused ImageData's data: no 4 bytes × pixels allocation per frame); alpha
 // is copied. size = {width, height} is needed when texture, clarity or dehaze is non-zero, and with
@@ -435,6 +513,20 @@ export function applyAdjustments(rgba, params = {}, size = null, out = null, row
   const luts = buildChannelLuts(p, 256);
   const sat = p.saturation / 100;
   const vib = p.vibrance / 100;
+  const colour = sat !== 0 || vib !== 0;
+  if (local || colour) {
+    // Stage 1 alone stays on the 8-bit tables below (exact, and no faster in the kernel).
+    loadKernel();
+    if (simd && simdWanted) {
+      const maps = local ? localMaps(rgba, size.width, size.height, p, [j0 / size.width, j1 / size.width]) : {};
+      const flags = (maps.texture ? 1 : 0) | (maps.clarity ? 2 : 0) | (maps.haze ? 4 : 0) | (colour ? 8 : 0);
+      const kc = CLARITY_GAIN * p.clarity / 100;
+      if (simdRender(rgba, out, j0, j1, luts.map((lut) => lut.map((v) => v * 255)), maps, flags,
+        TEXTURE_GAIN * p.texture / 100 * 255, (4 * kc) / 255, DEHAZE_STRENGTH * p.dehaze / 100, 1 + sat, vib / (255 * 255))) {
+        return out;
+      }
+    }
+  }
   const s = sourceWords(rgba);
   const direct = wordView(out);
   const d = direct || new Uint32Array(n >> 2);

@@ -1,7 +1,7 @@
 // Shared by the annotation pages: slider groups in Lightroom's Basic-panel order, value formatting,
 // CIELAB means and PPR10K's M_GLC (same definition as inference/agreement.py), histograms, and a
 // harmonization-aware preview of one photo.
-import { applyAdjustments } from "./adjust-preview.js";
+import { applyAdjustments, loadKernel } from "./adjust-preview.js";
 
 export const SLIDER_GROUPS = [
   ["White balance", ["temperature", "tint"]],
@@ -137,6 +137,7 @@ export class LivePreview {
   // One band per core up to 4 (2 on this project's machines); more would only add round trips.
   constructor(ctx, { workers = Math.min(4, (typeof navigator !== "undefined" && navigator.hardwareConcurrency) || 2),
     sync = false, workerUrl = WORKER_URL } = {}) {
+    loadKernel(); // the page's own frames (drawNow, the fallback) use the workers' loops once it is in
     this.ctx = ctx;
     this.source = null;
     this.fg = null;
