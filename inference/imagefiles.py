@@ -83,14 +83,30 @@ def quantise(image: np.ndarray, bits: int = 8) -> np.ndarray:
     return out
 
 
+def as_codes(image: np.ndarray, bits: int = 8) -> np.ndarray:
+    """``bits``-bit code values: floats in [0, 1] are quantised; uint8 / uint16 arrays are code
+    values already and pass as they are (their bit depth must be ``bits``)."""
+    image = np.asarray(image)
+    if image.dtype.kind in "iub":
+        want = {8: np.uint8, 16: np.uint16}[bits]
+        if image.dtype != want:
+            raise ValueError(f"{bits}-bit codes must be {np.dtype(want).name}, got {image.dtype}")
+        return image
+    return quantise(image, bits)
+
+
 def write_tiff(path: str | os.PathLike, image: np.ndarray, bits: int = 8) -> None:
-    """Uncompressed RGB TIFF, 8- or 16-bit (byte-identical for identical pixels: no date tag)."""
-    tifffile.imwrite(path, quantise(image, bits), photometric="rgb")
+    """Uncompressed RGB TIFF, 8- or 16-bit (byte-identical for identical pixels: no date tag), from
+    floats in [0, 1] or from code values (:func:`as_codes`)."""
+    tifffile.imwrite(path, as_codes(image, bits), photometric="rgb")
 
 
 def write_mask_png(path: str | os.PathLike, mask: np.ndarray) -> None:
-    """Binary mask as an 8-bit grey PNG holding 0 and 255 (threshold 0.5)."""
-    binary = np.where(np.asarray(mask) > 0.5, np.uint8(255), np.uint8(0))  # uint8 at once (no int64 copy)
+    """Binary mask as an 8-bit grey PNG holding 0 and 255: threshold 0.5 on floats, and on 8-bit codes
+    k the same threshold on k / 255 (k ≥ 128)."""
+    mask = np.asarray(mask)
+    above = mask > 127 if mask.dtype == np.uint8 else mask > 0.5
+    binary = np.where(above, np.uint8(255), np.uint8(0))  # uint8 at once (no int64 copy)
     if not cv2.imwrite(str(path), binary):
         raise ValueError(f"cannot write {path}")
 

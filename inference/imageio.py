@@ -107,7 +107,8 @@ class ImageTooLarge(ImageRejected):
 
 @dataclass(eq=False)
 class DecodedImage:
-    rgb: np.ndarray  # float32 H×W×3, sRGB-encoded, [0, 1], not premultiplied
+    rgb: np.ndarray  # float32 H×W×3, sRGB-encoded, [0, 1], not premultiplied (decode(as_codes=True):
+    #                  the file's uint8 / uint16 code values where no float step was needed)
     alpha: np.ndarray | None  # float32 H×W in [0, 1], or None when the file has no transparency
     format: str  # "jpeg" | "png" | "tiff"
     width: int  # after EXIF orientation
@@ -442,8 +443,11 @@ def _orient(a: np.ndarray | None, orientation: int | None) -> np.ndarray | None:
     return np.ascontiguousarray(_ORIENT_OPS[orientation](a))
 
 
-def _to_float(a: np.ndarray) -> tuple[np.ndarray, int]:
-    """Integer or float pixel array → float32 in [0, 1] and its bit depth (8 or 16)."""
+def _to_float(a: np.ndarray, keep_codes: bool = False) -> tuple[np.ndarray, int]:
+    """Integer or float pixel array → float32 in [0, 1] and its bit depth (8 or 16); with
+    ``keep_codes``, uint8 / uint16 arrays come back as they are (the same values, unscaled)."""
+    if keep_codes and a.dtype in (np.uint8, np.uint16):
+        return a, 8 if a.dtype == np.uint8 else 16
     if a.dtype == np.uint8:
         return np.multiply(a, np.float32(1 / 255), dtype=np.float32), 8  # one pass, no temporary
     if a.dtype.kind == "u" and a.dtype.itemsize == 2:
@@ -535,8 +539,9 @@ def _exif_orientation(img: Image.Image, notes: list[str]) -> int | None:
     return value
 
 
-def _decode_pillow(img: Image.Image, icc: bytes | None, notes: list[str]):
-    """Loaded Pillow image → (rgb float32, alpha float32|None, bit_depth), ICC applied."""
+def _decode_pillow(img: Image.Image, icc: bytes | None, notes: list[str], keep_codes: bool = False):
+    """Loaded Pillow image → (rgb float32 — or codes, with ``keep_codes`` — alpha float32|None,
+    bit_depth), ICC applied."""
     mode = img.mode
     alpha = None
     if mode == "1":
@@ -556,7 +561,7 @@ def _decode_pillow(img: Image.Image, icc: bytes | None, notes: list[str]):
     if img.mode == "CMYK":
         if icc:
             try:
-                return _to_float(np.asarray(_cms_transform(img, icc, "RGB")))[0], alpha, 8
+                return _to_float(np.asarray(_cms_transform(img, icc, "RGB")), keep_codes)[0], alpha, 8
             except Exception:  # noqa: BLE001 - broken profile: fall back to naive conversion
                 notes.append("icc_profile_unusable_used_naive_cmyk")
         img = img.convert("RGB")
@@ -567,13 +572,13 @@ def _decode_pillow(img: Image.Image, icc: bytes | None, notes: list[str]):
                 img = _cms_transform(img, icc, "RGB")
             except Exception:  # noqa: BLE001
                 notes.append("icc_profile_unusable_assumed_srgb")
-        rgb, depth = _to_float(np.asarray(img))
+        rgb, depth = _to_float(np.asarray(img), keep_codes)
         return _split_channels(rgb)[0], alpha, depth
     # High-precision grey: I;16*, I, F.
     arr = np.asarray(img)
     if arr.dtype.byteorder == ">":
         arr = arr.astype(arr.dtype.newbyteorder("="))
-    grey, depth = _to_float(arr)
+    grey, depth = _to_float(arr, keep_codes and not icc)
     rgb = _split_channels(grey)[0]
     if icc:
         rgb = _apply_icc_numpy(rgb, icc, notes)
@@ -596,9 +601,11 @@ def _apply_icc_numpy(rgb: np.ndarray, icc: bytes, notes: list[str]) -> np.ndarra
 
 
 def decode(data: bytes, *, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS,
-           max_memory: int | None = None) -> DecodedImage:
+           max_memory: int | None = None, as_codes: bool = False) -> DecodedImage:
     """Validate and decode an uploaded JPEG/PNG/TIFF to float32 sRGB. Raises :class:`ImageRejected`
-    (:class:`ImageTooLarge` when over ``max_bytes``, ``max_pixels`` or the ``max_memory`` budget)."""
+    (:class:`ImageTooLarge` when over ``max_bytes``, ``max_pixels`` or the ``max_memory`` budget).
+    ``as_codes``: ``rgb`` holds the file's 8/16-bit code values (uint8 / uint16) wherever the
+    pixels arrive as codes (no float-only colour step), saving a float copy of a large image."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError("decode() takes the file's bytes")
     data = bytes(data)
@@ -627,7 +634,7 @@ def decode(data: bytes, *, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIX
             external = _needs_external(img, data, fmt)
             if not external:
                 img.load()
-                rgb, alpha, depth = _decode_pillow(img, icc, notes)
+                rgb, alpha, depth = _decode_pillow(img, icc, notes, as_codes)
     except ImageRejected:
         raise
     except Image.DecompressionBombError:
@@ -643,12 +650,15 @@ def decode(data: bytes, *, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIX
             raise _corrupt(fmt)
         if arr.dtype.byteorder == ">":
             arr = arr.astype(arr.dtype.newbyteorder("="))
-        arr_f, depth = _to_float(arr)
+        arr_f, depth = _to_float(arr, as_codes and not icc)
         rgb, alpha = _split_channels(arr_f)
+        if alpha is not None and alpha.dtype != np.float32:  # alpha is always float
+            alpha = _to_float(alpha)[0]
         if icc:
             rgb = _apply_icc_numpy(rgb, icc, notes)
 
-    rgb = _orient(np.ascontiguousarray(rgb, dtype=np.float32), orientation)
+    codes = rgb.dtype in (np.uint8, np.uint16)
+    rgb = _orient(np.ascontiguousarray(rgb) if codes else np.ascontiguousarray(rgb, dtype=np.float32), orientation)
     alpha = _orient(alpha, orientation)
     return DecodedImage(rgb=rgb, alpha=alpha, format=fmt, width=rgb.shape[1], height=rgb.shape[0],
                         bit_depth=depth, mode_in=mode_in, had_icc=icc is not None,
@@ -700,13 +710,15 @@ def _resize_to(rgb: np.ndarray, scale: float) -> np.ndarray:
 
 
 def make_proxy(rgb: np.ndarray, short_side: int = WORKING_SHORT_SIDE) -> np.ndarray:
-    """Area-averaged downscale so the short side is ``short_side``; never upscales (returns ``rgb``)."""
+    """Area-averaged downscale so the short side is ``short_side``; never upscales (returns ``rgb``).
+    Floats come back as float32; 8/16-bit code values stay codes (OpenCV averages, then rounds)."""
     if short_side <= 0:
         raise ValueError("short_side must be positive")
     h, w = rgb.shape[:2]
     if min(h, w) <= short_side:
         return rgb
-    src = np.ascontiguousarray(rgb, dtype=np.float32)
+    codes = rgb.dtype in (np.uint8, np.uint16)
+    src = np.ascontiguousarray(rgb) if codes else np.ascontiguousarray(rgb, dtype=np.float32)
     size = (short_side, round(h * short_side / w)) if w <= h else (round(w * short_side / h), short_side)
     return cv2.resize(src, size, interpolation=cv2.INTER_AREA)
 

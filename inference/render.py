@@ -39,6 +39,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import cv2
 import numpy as np
 
 from inference.colour import linear_to_srgb, srgb_to_linear
@@ -53,6 +54,9 @@ BLACKS_RANGE = 0.2  # blacks ±100 moves encoded 0.0 by ±0.2
 LUT_SIZE = 65536
 MAX_CURVE_POINTS = 64
 _TILE_PIXELS = 49152  # ~0.6 MB of float32 RGB per tile: stays in L2 while a tile is worked on
+# Tiles of 8/16-bit codes (render_codes): a third of the bytes in and out, so twice the pixels per
+# tile pays (per-tile NumPy call and GIL overheads halve; measured best on 2 cores).
+_CODE_TILE_PIXELS = 2 * _TILE_PIXELS
 
 FLOAT_PARAMS = ("exposure", "contrast", "highlights", "shadows", "whites", "blacks",
                 "temperature", "tint", "vibrance", "saturation")
@@ -237,17 +241,26 @@ def box_mean(x: np.ndarray, radius: int) -> np.ndarray:
     BORDER_REFLECT_101: index −1 reads 1). float32 H×W in and out; radius 0 returns a copy."""
     if radius <= 0:
         return x.copy()
-    import cv2  # deferred: OpenCV is needed only when a neighbourhood slider is in use
-
     k = 2 * radius + 1
     return cv2.blur(x, (k, k), borderType=cv2.BORDER_REFLECT_101)
+
+
+def _as_float_tile(tile: np.ndarray) -> np.ndarray:
+    """A tile of the source as float32 in [0, 1]: integer code values scaled exactly as the decoder
+    scales them (:func:`inference.imageio.decode`), so both kinds of source give the same maps."""
+    if tile.dtype == np.uint8:
+        return np.multiply(tile, np.float32(1 / 255), dtype=np.float32)
+    if tile.dtype == np.uint16:
+        return np.multiply(tile, np.float32(1 / 65535), dtype=np.float32)
+    return np.clip(tile, 0.0, 1.0)
 
 
 def local_maps(image: np.ndarray, p: dict[str, Any]) -> dict[str, np.ndarray] | None:
     """Stage 1b's per-pixel maps of the clipped source (None when no local slider is in use):
     ``texture`` = Y − box(Y, r_t), ``clarity`` = Y − box(Y, r_c) with Y the Rec. 709 luma of the
     sRGB-encoded source, and ``haze`` = box(min(R, G, B), r_c). Luma and channel minimum are
-    computed in row tiles on the thread pool; the box means are OpenCV's."""
+    computed in row tiles on the thread pool; the box means are OpenCV's. ``image``: float, or
+    8/16-bit code values."""
     if not any(p[k] for k in LOCAL_PARAMS):
         return None
     h, w = image.shape[:2]
@@ -257,7 +270,7 @@ def local_maps(image: np.ndarray, p: dict[str, Any]) -> dict[str, np.ndarray] | 
     weights = np.array(LUMA, dtype=np.float32)
 
     def fill(b: tuple[int, int]) -> None:
-        tile = np.clip(image[b[0]:b[1]], 0.0, 1.0)
+        tile = _as_float_tile(image[b[0]:b[1]])
         np.matmul(tile, weights, out=y[b[0]:b[1]])
         if darkest is not None:  # two minima of channel views: far faster than min(axis=2)
             np.minimum(tile[..., 0], tile[..., 1], out=darkest[b[0]:b[1]])
@@ -275,26 +288,64 @@ def local_maps(image: np.ndarray, p: dict[str, Any]) -> dict[str, np.ndarray] | 
     return maps
 
 
-def _local_stage(u: np.ndarray, maps: dict[str, np.ndarray], p: dict[str, Any]) -> None:
-    """Stage 1b on a tile of stage-1 values ``u`` (in place; ``maps`` sliced to the same rows)."""
+def _luma(r: np.ndarray, g: np.ndarray, b: np.ndarray) -> np.ndarray:
+    y = r * np.float32(LUMA[0])
+    y += g * np.float32(LUMA[1])
+    y += b * np.float32(LUMA[2])
+    return y
+
+
+# The stages below work on one tile held as three contiguous channel planes: NumPy's loops over a
+# contiguous plane are vectorised, while the same operation on a channel view of interleaved RGB
+# (stride 3) or broadcast over a trailing axis of 3 runs several times slower.
+def _local_stage(planes: list[np.ndarray], maps: dict[str, np.ndarray], p: dict[str, Any]) -> None:
+    """Stage 1b on a tile's stage-1 channel planes (in place; ``maps`` sliced to the same rows)."""
     add = None
     if "texture" in maps:
         add = maps["texture"] * np.float32(TEXTURE_GAIN * p["texture"] / 100.0)
     if "clarity" in maps:
-        y = u[..., 0] * np.float32(LUMA[0])
-        y += u[..., 1] * np.float32(LUMA[1])
-        y += u[..., 2] * np.float32(LUMA[2])
+        y = _luma(*planes)
         np.clip(y, 0.0, 1.0, out=y)
         weight = np.float32(4.0) * y * (np.float32(1.0) - y)  # 1 at mid-grey, 0 at black and white
         weight *= maps["clarity"]
         weight *= np.float32(CLARITY_GAIN * p["clarity"] / 100.0)
         add = weight if add is None else add + weight
     if add is not None:
-        u += add[..., None]
+        for ch in planes:
+            ch += add
     if "haze" in maps:
         s = maps["haze"] * np.float32(DEHAZE_STRENGTH * p["dehaze"] / 100.0)
-        u -= s[..., None]
-        u /= (np.float32(1.0) - s)[..., None]
+        keep = np.float32(1.0) - s
+        for ch in planes:
+            ch -= s
+            ch /= keep
+
+
+def _colour_stage(planes: list[np.ndarray], sat: float, vib: float) -> None:
+    """Stage 2 in place: out = y + f (u − y) = f u + (1 − f) y, with y the luma and f the per-pixel
+    chroma gain (1 + sat, times 1 + vib (1 − min(max − min, 1))² with vibrance)."""
+    r, g, b = planes
+    y = _luma(r, g, b)
+    if vib:
+        c = np.maximum(r, g)
+        np.maximum(c, b, out=c)
+        low = np.minimum(r, g)
+        np.minimum(low, b, out=low)
+        c -= low
+        np.minimum(c, np.float32(1.0), out=c)
+        np.subtract(np.float32(1.0), c, out=c)
+        c *= c
+        c *= np.float32(vib * (1.0 + sat))
+        c += np.float32(1.0 + sat)  # c is now f
+        y *= np.float32(1.0) - c
+        for ch in planes:
+            ch *= c
+    else:
+        y *= np.float32(-sat)
+        for ch in planes:
+            ch *= np.float32(1.0 + sat)
+    for ch in planes:
+        ch += y
 
 
 def normalize_params(params: dict[str, Any] | None) -> dict[str, Any]:
@@ -328,91 +379,129 @@ tile_pool = _pool  # the pool other full-resolution kernels (inference.lut) shar
 
 # Table index = round(x * 65535) + channel offset, computed as trunc(x * 65535 + offset + 0.5).
 _INDEX_OFFSETS = np.array([0.5, LUT_SIZE + 0.5, 2 * LUT_SIZE + 0.5], dtype=np.float32)
+_CODE_TOPS = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}
 
 
-def _offsets_row(width: int) -> np.ndarray:
+def _offsets_row(width: int, offsets: np.ndarray = _INDEX_OFFSETS) -> np.ndarray:
     # A whole row of offsets (R, G, B, R, …): NumPy adds two long rows far faster than it
-    # broadcasts a 3-vector (inner loops of length 3). Same for the per-channel ops below.
-    return np.tile(_INDEX_OFFSETS, width)
+    # broadcasts a 3-vector (inner loops of length 3).
+    return np.tile(offsets, width)
 
 
-def _process_tile(src: np.ndarray, dst: np.ndarray, lut: np.ndarray | None,
-                  colour: tuple[float, float] | None, offsets_row: np.ndarray | None,
+class _Stage1:
+    """Stage 1 for one image: tile → its three stage-1 channel planes (:meth:`planes`), or, when
+    nothing follows stage 1, tile → finished pixels straight into the output (:meth:`finish`).
+
+    The source is float in [0, 1] (indexed by ``round(x · 65535)``) or 8/16-bit code values k
+    (index ``k · 65535 / top``, the same table entry a decoded float source hits). 8-bit sources use
+    OpenCV's per-channel 256-entry look-up instead of building indices: one pass per tile."""
+
+    def __init__(self, lut: np.ndarray | None, src_dtype: np.dtype, width: int, out_top: int | None,
+                 direct: bool):
+        self.lut, self.out_top = lut, out_top
+        self.top = _CODE_TOPS.get(np.dtype(src_dtype))
+        self.tables8 = None
+        if self.top == 255:  # per-channel tables of the 256 codes (float32 1×256×3 for cv2.LUT)
+            if lut is None:
+                tables = np.repeat(np.multiply(np.arange(256, dtype=np.uint8), np.float32(1 / 255),
+                                               dtype=np.float32)[:, None], 3, axis=1)
+            else:
+                tables = np.ascontiguousarray(lut.reshape(3, LUT_SIZE)[:, ::257].T)
+            self.tables8 = np.ascontiguousarray(tables).reshape(1, 256, 3)
+            self.planes8 = [np.ascontiguousarray(self.tables8[0, :, c]).reshape(1, 256) for c in range(3)]
+        if direct and lut is not None:  # the table is the finished pixel: clip (and quantise) it
+            done = np.clip(lut, 0.0, 1.0)
+            self.done = done if out_top is None else _quantised(done, out_top)
+            if self.tables8 is not None:
+                self.done8 = np.ascontiguousarray(self.done.reshape(3, LUT_SIZE)[:, ::257].T).reshape(1, 256, 3)
+        if self.tables8 is None and lut is not None:
+            if self.top is None:
+                self.offsets_row = _offsets_row(width)
+            else:  # integer codes: k · (65535 / top) + channel offset, in int32
+                self.offsets_row = _offsets_row(width, np.array([0, LUT_SIZE, 2 * LUT_SIZE], np.int32))
+
+    def _indices(self, src: np.ndarray) -> np.ndarray:
+        rows = src.shape[0]
+        if self.top is None:
+            t = np.clip(src, 0.0, 1.0)
+            flat = t.reshape(rows, -1)
+            flat *= np.float32(LUT_SIZE - 1)
+            flat += self.offsets_row
+            return t.astype(np.int32)
+        idx = src.astype(np.int32)
+        flat = idx.reshape(rows, -1)
+        if self.top != LUT_SIZE - 1:
+            flat *= (LUT_SIZE - 1) // self.top
+        flat += self.offsets_row
+        return idx
+
+    def finish(self, src: np.ndarray, dst: np.ndarray) -> None:
+        if self.tables8 is not None:
+            cv2.LUT(src, self.done8, dst=dst)
+        else:
+            self.done.take(self._indices(src), out=dst, mode="clip")
+
+    def planes(self, src: np.ndarray) -> list[np.ndarray]:
+        if self.tables8 is not None:
+            return [cv2.LUT(code, table) for code, table in zip(cv2.split(src), self.planes8, strict=True)]
+        if self.lut is None:  # no stage 1: the source values themselves
+            return list(cv2.split(_as_float_tile(src) if self.top else src))
+        return list(cv2.split(self.lut.take(self._indices(src), mode="clip")))
+
+
+def _quantised(x: np.ndarray, top: int) -> np.ndarray:
+    """``floor(clip(x, 0, 1) · top + 0.5)`` in float32 (the rounding of
+    :func:`inference.imagefiles.quantise`), as uint8 / uint16."""
+    t = np.clip(x, 0.0, 1.0)
+    t *= np.float32(top)
+    t += np.float32(0.5)
+    return t.astype(np.uint8 if top == 255 else np.uint16)  # the cast truncates
+
+
+def _process_tile(src: np.ndarray, dst: np.ndarray, stage1: _Stage1, colour: tuple[float, float] | None,
                   local: tuple[dict, dict] | None = None) -> None:
     """One row tile: stage 1 (table look-up), 1b (local, with ``local`` = (maps of these rows,
-    params)), stage 2 (colour), clip; writes into ``dst``."""
-    rows = src.shape[0]
-    if lut is not None:
-        t = np.clip(src, 0.0, 1.0)
-        flat = t.reshape(rows, -1)
-        flat *= np.float32(LUT_SIZE - 1)
-        flat += offsets_row
-        idx = t.astype(np.int32)
-        if colour is None and local is None:  # the table is pre-clipped: look up straight into dst
-            lut.take(idx, out=dst, mode="clip")
-            return
-        u = lut.take(idx, mode="clip")
-    else:
-        u = src.copy()
+    params)), stage 2 (colour), clip (and quantise, for integer ``dst``); writes into ``dst``."""
+    if colour is None and local is None and stage1.lut is not None:
+        stage1.finish(src, dst)
+        return
+    planes = stage1.planes(src)
     if local is not None:
-        _local_stage(u, *local)
+        _local_stage(planes, *local)
     if colour is not None:
-        sat, vib = colour
-        # out = y + f (u - y) = f u + (1 - f) y, with y the luma and f the per-pixel chroma gain.
-        channels = r, g, b = u[..., 0], u[..., 1], u[..., 2]
-        y = r * np.float32(LUMA[0])
-        y += g * np.float32(LUMA[1])
-        y += b * np.float32(LUMA[2])
-        if vib:
-            c = np.maximum(r, g)
-            np.maximum(c, b, out=c)
-            c -= np.minimum(np.minimum(r, g), b)
-            np.minimum(c, np.float32(1.0), out=c)
-            np.subtract(np.float32(1.0), c, out=c)
-            c *= c
-            c *= np.float32(vib * (1.0 + sat))
-            c += np.float32(1.0 + sat)  # c is now f
-            y *= np.float32(1.0) - c
-            for ch in channels:
-                ch *= c
-        else:
-            y *= np.float32(-sat)
-            u *= np.float32(1.0 + sat)
-        for ch in channels:
-            ch += y
-    np.clip(u, 0.0, 1.0, out=dst)
+        _colour_stage(planes, *colour)
+    for ch in planes:
+        np.clip(ch, 0.0, 1.0, out=ch)
+    if stage1.out_top is None:
+        cv2.merge(planes, dst=dst)
+        return
+    for ch in planes:
+        ch *= np.float32(stage1.out_top)
+        ch += np.float32(0.5)
+    cv2.merge([ch.astype(dst.dtype) for ch in planes], dst=dst)  # the cast truncates, as quantise's
 
 
-def apply_adjustments(image: np.ndarray, params: dict[str, Any] | None,
-                      progress: ProgressFn | None = None) -> np.ndarray:
-    """Apply the adjustments to a float32 H×W×3 sRGB image in [0, 1]; returns a new float32 array.
-
-    ``params`` may be partial (missing keys mean identity); it is validated against the spec.
-    """
+def _render(img: np.ndarray, params: dict[str, Any] | None, progress: ProgressFn | None,
+            out_bits: int | None, out: np.ndarray | None = None) -> np.ndarray:
     p = normalize_params(params)
-    img = np.asarray(image)
-    if img.ndim != 3 or img.shape[2] != 3 or img.shape[0] < 1 or img.shape[1] < 1:
-        raise EngineInputError(f"image must be an H×W×3 array, got shape {img.shape}")
-    if not np.issubdtype(img.dtype, np.floating):
-        raise EngineInputError(f"image must be float32 sRGB in [0, 1], got dtype {img.dtype}")
-    img = np.ascontiguousarray(img, dtype=np.float32)  # the tile kernel reshapes rows in place
     sat, vib = p["saturation"] / 100.0, p["vibrance"] / 100.0
     colour = (sat, vib) if (sat or vib) else None
     lut = build_lut(p) if _stage1_active(p) else None
     maps = local_maps(img, p)
-    if lut is not None and colour is None and maps is None:
-        np.clip(lut, 0.0, 1.0, out=lut)  # clipping is pointwise and last, so it can live in the table
-
     h, w, _ = img.shape
-    out = np.empty((h, w, 3), dtype=np.float32)
-    rows = max(1, _TILE_PIXELS // w)
+    out_top = None if out_bits is None else {8: 255, 16: 65535}[out_bits]
+    stage1 = _Stage1(lut, img.dtype, w, out_top, direct=colour is None and maps is None)
+    dtype = np.float32 if out_top is None else _quantised(np.zeros(1), out_top).dtype
+    if out is None:
+        out = np.empty((h, w, 3), dtype=dtype)
+    elif out.shape != (h, w, 3) or out.dtype != dtype or not out.flags.c_contiguous:
+        raise EngineInputError(f"out must be a C-contiguous {h}×{w}×3 {np.dtype(dtype).name} array")
+    rows = max(1, (_TILE_PIXELS if stage1.top is None else _CODE_TILE_PIXELS) // w)
     bounds = [(r, min(h, r + rows)) for r in range(0, h, rows)]
-
-    offsets_row = _offsets_row(w) if lut is not None else None
 
     def work(b: tuple[int, int]) -> None:
         local = None if maps is None else ({k: v[b[0]:b[1]] for k, v in maps.items()}, p)
-        _process_tile(img[b[0]:b[1]], out[b[0]:b[1]], lut, colour, offsets_row, local)
+        _process_tile(img[b[0]:b[1]], out[b[0]:b[1]], stage1, colour, local)
 
     if len(bounds) == 1:
         work(bounds[0])
@@ -430,7 +519,43 @@ def apply_adjustments(image: np.ndarray, params: dict[str, Any] | None,
     return out
 
 
+def _checked_shape(img: np.ndarray) -> None:
+    if img.ndim != 3 or img.shape[2] != 3 or img.shape[0] < 1 or img.shape[1] < 1:
+        raise EngineInputError(f"image must be an H×W×3 array, got shape {img.shape}")
+
+
+def apply_adjustments(image: np.ndarray, params: dict[str, Any] | None,
+                      progress: ProgressFn | None = None) -> np.ndarray:
+    """Apply the adjustments to a float32 H×W×3 sRGB image in [0, 1]; returns a new float32 array.
+
+    ``params`` may be partial (missing keys mean identity); it is validated against the spec.
+    """
+    img = np.asarray(image)
+    _checked_shape(img)
+    if not np.issubdtype(img.dtype, np.floating):
+        raise EngineInputError(f"image must be float32 sRGB in [0, 1], got dtype {img.dtype}")
+    img = np.ascontiguousarray(img, dtype=np.float32)  # the tile kernel reshapes rows in place
+    return _render(img, params, progress, None)
+
+
+def render_codes(codes: np.ndarray, params: dict[str, Any] | None, *, bits: int = 8,
+                 progress: ProgressFn | None = None, out: np.ndarray | None = None) -> np.ndarray:
+    """The same renderer from 8/16-bit sRGB code values to ``bits``-bit codes: equal, pixel for
+    pixel, to ``quantise(apply_adjustments(codes / top), bits)`` (the table entries a decoded
+    source would hit, and the same rounding), without a float copy of the image in or out — what
+    writing a dataset at full resolution needs (``webapp/annotation/export.py``). ``out``: an array
+    to render into (H×W×3 of the output's dtype), e.g. one reused photo after photo: a fresh 24 MP
+    array costs page faults that take longer than filling it on this project's VMs."""
+    img = np.asarray(codes)
+    _checked_shape(img)
+    if img.dtype not in _CODE_TOPS:
+        raise EngineInputError(f"codes must be uint8 or uint16, got dtype {img.dtype}")
+    if bits not in (8, 16):
+        raise EngineInputError("bits must be 8 or 16")
+    return _render(np.ascontiguousarray(img), params, progress, bits, out)
+
+
 __all__ = ["FLOAT_PARAMS", "IDENTITY_PARAMS", "LOCAL_PARAMS", "LUMA", "LUT_SAFE_PARAMS", "PARAMS",
            "apply_adjustments", "box_mean", "build_lut", "channel_function", "channel_gains",
-           "local_maps", "local_radii", "lut_safe", "normalize_params",
+           "local_maps", "local_radii", "lut_safe", "normalize_params", "render_codes",
            "pchip_slopes", "tile_pool", "tone_curve_function", "tone_sliders", "white_balance_gains"]

@@ -421,3 +421,41 @@ def test_non_contiguous_input_gives_the_same_result():
     expected = apply_adjustments(img, TYPICAL)
     for variant in (fortran, strided, img.transpose(1, 0, 2).copy().transpose(1, 0, 2)):
         np.testing.assert_array_equal(apply_adjustments(variant, TYPICAL), expected)
+
+
+# ---- render_codes: the same renderer on 8/16-bit code values (the dataset export's path) ----------
+
+_CODE_CASES = [
+    {}, {"exposure": 0.4}, {"exposure": 2.0, "whites": 80},  # stage 1 alone (straight table look-up)
+    {"saturation": 30}, {"vibrance": -40, "saturation": 10},  # colour stage
+    {"texture": 50}, {"clarity": -30, "exposure": 0.2}, {"dehaze": 40, "vibrance": 30},  # local maps
+    {"texture": 20, "clarity": 20, "dehaze": -30, "saturation": -20, "contrast": 30},
+    {"tone_curve": [[0.2, 0.3], [0.8, 0.7]], "temperature": 40, "tint": -20},
+]
+
+
+@pytest.mark.parametrize("params", _CODE_CASES, ids=lambda p: ",".join(p) or "identity")
+@pytest.mark.parametrize(("dtype", "bits"), [(np.uint8, 8), (np.uint16, 16), (np.uint16, 8)])
+def test_render_codes_equals_quantising_the_float_render(params, dtype, bits):
+    from inference.imagefiles import quantise
+
+    top = np.iinfo(dtype).max
+    codes = quantise(_random_image(41, 67, lo=-0.1, hi=1.1, seed=3), 8 if dtype == np.uint8 else 16)
+    assert codes.dtype == dtype
+    decoded = np.multiply(codes, np.float32(1 / top), dtype=np.float32)  # as inference.imageio scales codes
+    out = R.render_codes(codes, params, bits=bits)
+    assert out.dtype == (np.uint8 if bits == 8 else np.uint16)
+    assert np.array_equal(out, quantise(apply_adjustments(decoded, params), bits))
+
+
+def test_render_codes_renders_into_a_given_array_and_refuses_bad_input():
+    codes = (_random_image(20, 30) * 255).astype(np.uint8)
+    out = np.zeros_like(codes)
+    assert R.render_codes(codes, {"exposure": 0.5, "saturation": 20}, out=out) is out
+    assert np.array_equal(out, R.render_codes(codes, {"exposure": 0.5, "saturation": 20}))
+    with pytest.raises(EngineInputError, match="out must be a C-contiguous 20×30×3 uint8 array"):
+        R.render_codes(codes, {}, out=np.zeros((20, 30, 3), np.uint16))
+    with pytest.raises(EngineInputError, match="codes must be uint8 or uint16"):
+        R.render_codes(codes.astype(np.float32), {})
+    with pytest.raises(EngineInputError, match="bits must be 8 or 16"):
+        R.render_codes(codes, {}, bits=12)

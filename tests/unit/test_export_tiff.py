@@ -47,6 +47,10 @@ def test_tiff_strips_hold_the_quantised_pixels_exactly(tmp_path, bits, compressi
 
         write_tiff(tmp_path / "before.tif", image, bits)
         assert path.read_bytes() == (tmp_path / "before.tif").read_bytes()
+    export._tiff(tmp_path / "codes.tif", quantise(image, bits), bits, compression)  # code values: the same file
+    assert (tmp_path / "codes.tif").read_bytes() == path.read_bytes()
+    with pytest.raises(ValueError, match=f"{bits}-bit codes must be"):
+        export._tiff(tmp_path / "wrong.tif", quantise(image, 24 - bits), bits, compression)
     with Image.open(path) as im:  # libtiff decodes the predictor and deflate
         im.load()
         assert im.size == (53, image.shape[0])
@@ -127,3 +131,14 @@ def test_export_command_refuses_an_unknown_compression(make_user, tmp_path):
     with pytest.raises(ValueError, match="tiff_compression"):
         export.export_dataset(None, tmp_path / "x", ["360p"], tiff_compression="lzw")
     assert not (tmp_path / "x").exists()
+
+
+def test_a_mask_written_from_codes_is_the_same_file_as_from_floats(tmp_path):
+    from inference.imagefiles import write_mask_png
+
+    codes = np.arange(256, dtype=np.uint8).reshape(16, 16)  # every code, 127 and 128 included
+    write_mask_png(tmp_path / "codes.png", codes)
+    write_mask_png(tmp_path / "floats.png", np.multiply(codes, np.float32(1 / 255), dtype=np.float32))
+    assert (tmp_path / "codes.png").read_bytes() == (tmp_path / "floats.png").read_bytes()
+    written = np.asarray(Image.open(tmp_path / "codes.png"))
+    assert set(np.unique(written)) == {0, 255} and (written == 255).sum() == 128

@@ -404,3 +404,50 @@ def test_jpeg_round_trip():
     d = decode(iio.encode_jpeg(rgb, quality=95))
     assert d.format == "jpeg" and d.bit_depth == 8 and d.exif_orientation is None
     assert np.abs(d.rgb - rgb).mean() < 0.02
+
+
+# ---- as_codes: the file's code values, for callers that work at full size in integers -------------
+
+
+def _codes_cases():
+    grad = iio.to_uint8(_gradient(9, 7))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    rng = np.random.default_rng(5)
+    a16 = rng.integers(0, 65536, size=(6, 8, 3), dtype=np.uint16)
+    g16 = rng.integers(0, 65536, size=(6, 8), dtype=np.uint16)
+    rgba = np.dstack([grad, np.full(grad.shape[:2], 90, np.uint8)])
+    icc16 = cv2.imencode(".png", a16[..., ::-1].copy())[1].tobytes()
+    icc16 = icc16[:33] + _chunk(b"iCCP", b"adobe-like\x00\x00" + zlib.compress(_adobe_like_icc())) + icc16[33:]
+    return {  # name: (file bytes, dtype decode(as_codes=True) must give)
+        "jpeg rotated by EXIF": (_save(Image.fromarray(grad), "JPEG", quality=90, exif=exif.tobytes()), np.uint8),
+        "8-bit grey png": (_save(Image.fromarray(grad[..., 0], "L"), "PNG"), np.uint8),
+        "8-bit png with a profile": (_save(Image.fromarray(grad), "PNG", icc_profile=_adobe_like_icc()), np.uint8),
+        "rgba png": (_save(Image.fromarray(rgba, "RGBA"), "PNG"), np.uint8),
+        "16-bit png": (cv2.imencode(".png", a16[..., ::-1].copy())[1].tobytes(), np.uint16),
+        "16-bit grey png": (cv2.imencode(".png", g16)[1].tobytes(), np.uint16),
+        "16-bit png with a profile (converted in float)": (icc16, np.float32),
+    }
+
+
+@pytest.mark.parametrize("name", list(_codes_cases()))
+def test_as_codes_gives_the_code_values_the_float_decode_scales(name):
+    data, dtype = _codes_cases()[name]
+    plain, codes = decode(data), decode(data, as_codes=True)
+    assert codes.rgb.dtype == dtype and codes.rgb.shape == plain.rgb.shape
+    assert (codes.bit_depth, codes.exif_orientation, codes.notes) == (plain.bit_depth, plain.exif_orientation, plain.notes)
+    if dtype == np.float32:
+        assert np.array_equal(codes.rgb, plain.rgb)
+    else:  # the same scaling decode() applies: the pixels are exactly the float decode's
+        top = np.float32(1 / (255 if dtype == np.uint8 else 65535))
+        assert np.array_equal(np.multiply(codes.rgb, top, dtype=np.float32), plain.rgb)
+    if plain.alpha is not None:
+        assert codes.alpha.dtype == np.float32 and np.array_equal(codes.alpha, plain.alpha)
+
+
+def test_integer_proxy_is_the_area_average_rounded():
+    a = iio.to_uint8(_gradient(64, 48))
+    small = iio.make_proxy(a, 12)
+    assert small.dtype == np.uint8 and small.shape == (12, 16, 3)
+    exact = a.astype(np.float64).reshape(12, 4, 16, 4, 3).mean(axis=(1, 3))
+    assert np.abs(small - exact).max() <= 0.5 + 1e-6

@@ -12,7 +12,10 @@
 
 Targets are rendered from the full-resolution original with the project's renderer, then resized
 like the sources (short side 360, area averaging); sources keep their bit depth (16-bit stays
-16-bit), targets are 8-bit, as in PPR10K. The split is by group (``inference.datasets.split_groups``,
+16-bit), targets are 8-bit, as in PPR10K. The renderer works on the source's code values, exactly as
+the source file holds them, and writes 8-bit codes (:func:`inference.render.render_codes`: the same
+pixels as rendering the decoded floats and quantising), so a photo needs no float copy of its
+target; every 360p file is the area average of its full-resolution codes. The split is by group (``inference.datasets.split_groups``,
 the synthetic generator's rule), so no group is in both train and val.
 
 Speed: photos are written by :data:`PHOTO_WORKERS` threads at once (every heavy step — decoding,
@@ -37,6 +40,7 @@ import csv
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -47,16 +51,20 @@ from isal import isal_zlib
 
 from inference import xmp
 from inference.datasets import split_groups
-from inference.imagefiles import write_mask_png, write_tiff
+from inference.imagefiles import as_codes, write_mask_png, write_tiff
 from inference.imageio import make_proxy
-from inference.render import apply_adjustments, tile_pool
+from inference.render import apply_adjustments, render_codes, tile_pool
 from webapp.annotation import rendering, reports, selectors
 from webapp.annotation.models import AnnotationProject, Assignment
 from webapp.photos.models import Mask
+from webapp.photos.selectors import load_photo_codes
 from webapp.refusal import Conflict
 
 SHORT_SIDE = {"360p": 360, "full": None}
-PHOTO_WORKERS = max(1, min(2, os.cpu_count() or 1))  # photos in flight (each also uses the tile pool)
+# Photos in flight (each also uses the tile pool): one more than the cores, so that while one waits on
+# the disk (writeback throttling at full size) the others keep both cores busy (2 cores: 3 measured
+# ~12 % faster than 2 at full size; each in flight holds ~150 MB of 24 MP codes and target).
+PHOTO_WORKERS = max(1, min(4, (os.cpu_count() or 1) + 1))
 TIFF_COMPRESSIONS = ("deflate", "none")
 DEFAULT_TIFF_COMPRESSION = "none"  # faster end to end on 2 shared cores (docs/annotation.md, Figures)
 ROWS_PER_STRIP = 64  # deflate: 1.1 MB of 8-bit RGB at 6000 px wide; enough strips for both cores
@@ -82,15 +90,18 @@ def _csv(path: Path, header: list[str], rows: list[list]) -> None:
 
 
 def _strip(rows: np.ndarray, bits: int) -> bytes:
-    """One deflated TIFF strip: ``floor(clip(x, 0, 1) · top + 0.5)`` (as
-    :func:`inference.imagefiles.quantise`), the horizontal predictor (each sample minus the same
-    channel of the pixel to its left, modulo 2^bits) and ISA-L deflate (a zlib stream, as TIFF's
-    Adobe Deflate wants)."""
+    """One deflated TIFF strip: floats quantised as ``floor(clip(x, 0, 1) · top + 0.5)`` (as
+    :func:`inference.imagefiles.quantise`; code values as they are), the horizontal predictor (each
+    sample minus the same channel of the pixel to its left, modulo 2^bits) and ISA-L deflate (a zlib
+    stream, as TIFF's Adobe Deflate wants)."""
     dtype, top = {8: (np.uint8, 255.0), 16: (np.uint16, 65535.0)}[bits]
-    t = np.clip(np.asarray(rows, np.float32), 0.0, 1.0)
-    t *= np.float32(top)
-    t += np.float32(0.5)
-    q = t.astype(dtype).reshape(rows.shape[0], -1)  # the cast truncates, as quantise's does
+    if rows.dtype.kind == "u":
+        q = as_codes(rows, bits).reshape(rows.shape[0], -1)
+    else:
+        t = np.clip(np.asarray(rows, np.float32), 0.0, 1.0)
+        t *= np.float32(top)
+        t += np.float32(0.5)
+        q = t.astype(dtype).reshape(rows.shape[0], -1)  # the cast truncates, as quantise's does
     d = np.empty_like(q)
     d[:, :3] = q[:, :3]
     np.subtract(q[:, 3:], q[:, :-3], out=d[:, 3:])  # unsigned: wraps modulo 2^bits, as TIFF's predictor
@@ -98,7 +109,8 @@ def _strip(rows: np.ndarray, bits: int) -> bytes:
 
 
 def _tiff(path: Path, image: np.ndarray, bits: int = 8, compression: str = DEFAULT_TIFF_COMPRESSION) -> None:
-    """H×W×3 floats in [0, 1] → 8/16-bit RGB TIFF, byte-identical for identical pixels (no date tag).
+    """H×W×3 floats in [0, 1] or code values → 8/16-bit RGB TIFF, byte-identical for identical pixels
+    (no date tag).
     ``none``: :func:`inference.imagefiles.write_tiff`, the same bytes as before compression was an
     option. ``deflate``: strips encoded on the tile pool (the caller must not be one of its threads)."""
     if compression not in TIFF_COMPRESSIONS:
@@ -138,6 +150,21 @@ def _agreement_csvs(root: Path, project: AnnotationProject) -> None:
           for r in report["self_consistency"]])
 
 
+class _TargetBuffers:
+    """One full-resolution 8-bit target array per writer thread, reused from photo to photo (a fresh
+    72 MB array per target costs more in page faults than rendering into it; issue 15's lesson)."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def target(self, height: int, width: int) -> np.ndarray:
+        buffer = getattr(self._local, "buffer", None)
+        if buffer is None or buffer.shape != (height, width, 3):
+            buffer = self._local.buffer = None  # drop the old one before allocating its successor
+            buffer = self._local.buffer = np.empty((height, width, 3), np.uint8)
+        return buffer
+
+
 class _Writer:
     """Writes one photo's files (:meth:`photo`, safe to call from several threads at once) and
     remembers each file's sha256 (:attr:`checksums`, relative path → hex digest)."""
@@ -149,6 +176,7 @@ class _Writer:
         self.harmonization = project.kind == AnnotationProject.Kind.HARMONIZATION
         self.harmonization_size = "full" if "full" in sizes else "360p"
         self.checksums: dict[str, str] = {}
+        self._buffers = _TargetBuffers()
 
     def mask_kinds(self) -> tuple[str, ...]:
         kinds = (Mask.Kind.HUMAN,)
@@ -168,20 +196,24 @@ class _Writer:
     def photo(self, name: str, split: str, photo, slot_edits: dict, masks: dict) -> tuple[int, int]:
         """``masks``: the photo's latest mask row of each of :meth:`mask_kinds` (or None), read by
         the caller, so that this needs no database."""
-        original = rendering.source(photo, "original")
-        h, w = original.shape[:2]
         bits = 16 if photo.bit_depth == 16 else 8
         if self.harmonization:
-            self._harmonization(name, original, slot_edits, masks, bits)
+            composite = rendering.source(photo, "original")
+            h, w = composite.shape[:2]
+            self._harmonization(name, composite, slot_edits, masks, bits)
         else:
+            # The original's code values, as its source file will hold them (a float decode, where
+            # a colour step needed one, is quantised once); targets are rendered from these.
+            codes = as_codes(load_photo_codes(photo), bits)
+            h, w = codes.shape[:2]
             for size in self.sizes:
-                self._tiff(self.root / size / split / "source" / f"{name}.tif", _resized(original, size), bits)
-            for slot, edit in slot_edits.items():  # one target in memory at a time
-                target = rendering.render(photo, edit.params, size="original", image=original)
+                self._tiff(self.root / size / split / "source" / f"{name}.tif", _resized(codes, size), bits)
+            target = self._buffers.target(h, w)  # reused: one target in memory at a time, no fresh pages
+            for slot, edit in slot_edits.items():
+                render_codes(codes, edit.params, bits=8, out=target)
                 for size in self.sizes:
                     self._tiff(self.root / size / split / f"target_{slot}" / f"{name}.tif", _resized(target, size))
-                del target
-        human = rendering.mask_array(masks.get(Mask.Kind.HUMAN), h, w)
+        human = rendering.mask_codes(masks.get(Mask.Kind.HUMAN), h, w)
         for size in self.sizes:
             if human is not None:
                 self._mask_png(self.root / f"masks_{size}" / f"{name}.png", _resized(human, size))

@@ -66,6 +66,14 @@ def load_photo_rgb(photo: Photo, *, size: str = "original") -> np.ndarray:
     return pixels
 
 
+def load_photo_codes(photo: Photo) -> np.ndarray:
+    """The full-resolution original as the file's code values (uint8 / uint16 H×W×3, EXIF/ICC
+    applied as :func:`load_photo_rgb` applies them), or float32 where a colour step left floats.
+    Not cached: a caller that wants codes works at full size, on one photo after another."""
+    with default_storage.open(photo.original.name, "rb") as fh:
+        return imageio.decode(fh.read(), max_pixels=10**9, as_codes=True).rgb
+
+
 def load_mask(mask: Mask) -> np.ndarray:
     """A stored mask as float32 H×W (8-bit greyscale PNGs decode straight to one channel)."""
     with default_storage.open(mask.file.name, "rb") as fh:
