@@ -20,7 +20,8 @@
   resolution and resized; the agreement cache is filled first, as submissions fill it): wall and
   CPU time (user + system, all threads), bytes written and the load average around it. Goal ≤ 2 min
   for 100 photos at 24 MP on 2 cores. ``--export-tiff-compression`` picks deflate or none; with
-  ``--export-sync`` the wall time includes flushing the written files to disk (``sync``).
+  ``--export-sync`` the wall time includes flushing the written files to disk (``sync``; its share is
+  ``sync_s``).
 * ``agreement`` — ``GET …/agreement/``'s computation for P photos × 3 slots: warm (per-edit
   statistics and pairwise ΔE cached, as after the submissions that make them) and the cold cost per
   photo at 360p (renders and ΔE for every slot pair). Goal ≤ 2 s warm for 1,000 photos.
@@ -314,6 +315,7 @@ def bench_export(photos: int = 100, megapixels: float = 24.0, sizes: str = "360p
         load0 = _load()
         r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
         manifest = export.export_dataset(project, out, sizes.split(","), tiff_compression=tiff_compression)
+        written_s = time.perf_counter() - t0
         if sync:  # the files on disk, not just in the page cache
             os.sync()
         wall = time.perf_counter() - t0
@@ -321,7 +323,8 @@ def bench_export(photos: int = 100, megapixels: float = 24.0, sizes: str = "360p
         written = sum(f.stat().st_size for f in Path(out).rglob("*") if f.is_file())
     user, system = r1.ru_utime - r0.ru_utime, r1.ru_stime - r0.ru_stime
     return {"photos": photos, "width": width, "height": height, "sizes": sizes.split(","),
-            "tiff_compression": tiff_compression, "synced": sync, "files": len(manifest["checksums"]) + 1, "wall_s": round(wall, 1), "cpu_s": round(user + system, 1),
+            "tiff_compression": tiff_compression, "synced": sync, "files": len(manifest["checksums"]) + 1, "wall_s": round(wall, 1),
+            "sync_s": round(wall - written_s, 1) if sync else None, "cpu_s": round(user + system, 1),
             "user_s": round(user, 1), "sys_s": round(system, 1), "cpu_s_per_photo": round((user + system) / photos, 2),
             "written_gb": round(written / 1e9, 2), "per_photo_s": round(wall / photos, 2), "setup_s": round(setup, 1),
             "load_1m": [load0, _load()], "workers": export.PHOTO_WORKERS, "goal_s": 120}
