@@ -30,9 +30,20 @@ def pytest_collection_modifyitems(config, items):
     # Under pytest-xdist (`make test` runs two workers) the integration tests share fixed names on the
     # real services (Celery queues "cpu"/"gpu", Redis databases): they run one after another on one
     # worker, as one group, while the other worker takes unit and browser tests.
+    # A module-scoped fixture (a demo study, a signed-in page) is built once per worker that runs one
+    # of its module's tests, and the distribution would otherwise split a module across both
+    # workers, building it twice (45 s for test_studies_participant's demo study): such modules
+    # stay together on one worker.
     for item in items:
         if level(item) == 0:
             item.add_marker(pytest.mark.xdist_group("services"))
+        elif _uses_a_module_fixture(item):
+            item.add_marker(pytest.mark.xdist_group(f"module:{item.nodeid.split('::')[0]}"))
+
+
+def _uses_a_module_fixture(item) -> bool:
+    info = getattr(item, "_fixtureinfo", None)
+    return info is not None and any(defs[-1].scope == "module" for defs in info.name2fixturedefs.values() if defs)
 
 
 @pytest.fixture(autouse=True)
