@@ -13,6 +13,7 @@ Screenshots of both editors at 1440×900 and 390×844 go to test-artifacts/edito
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import httpx
@@ -246,6 +247,23 @@ def _jobs(base, token, photo_id):
     return sorted((j for j in rows if j["inputs"].get("photo") == photo_id), key=lambda j: j["id"])
 
 
+def _submit(base, token, engine, photo_id, params):
+    r = httpx.post(f"{base}/api/jobs/", headers={"Authorization": f"Token {token}"},
+                   json={"engine": engine, "inputs": {"photo": photo_id}, "params": params})
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def _wait_job(base, token, job_id, statuses, timeout=60):
+    deadline = time.monotonic() + timeout
+    while True:
+        job = httpx.get(f"{base}/api/jobs/{job_id}/", headers={"Authorization": f"Token {token}"}).json()
+        if job["status"] in statuses or time.monotonic() > deadline:
+            assert job["status"] in statuses, job
+            return job
+        time.sleep(0.1)
+
+
 def test_photo_editor_renders_full_size_only_on_demand_and_cancels_superseded_jobs(embedded_platform, chromium):
     base = embedded_platform.base
     token = embedded_platform.add_user("ux-photographer", "researcher", PASSWORD)
@@ -287,7 +305,12 @@ def test_photo_editor_renders_full_size_only_on_demand_and_cancels_superseded_jo
     assert _canvas_mean(page, "#photo-preview") > mid + 5
     assert posts == []
 
-    # Render full size, then — while it runs — change a slider and ask again: the first job is cancelled.
+    # Render full size, then — before it has finished — change a slider and ask again: the first job is
+    # cancelled. Both worker threads are first held by sleeps, so the first render is still unfinished
+    # when it is superseded however fast it would have been (a 12 MP render can beat the browser).
+    holds = [_submit(base, token, "diagnostics.sleep", photo_id, {"seconds": 120}) for _ in range(2)]
+    for hold in holds:
+        _wait_job(base, token, hold, {"running"})
     page.click("#render-full")
     page.wait_for_selector("#editor[data-latest-job]", state="attached", timeout=20_000)
     first = int(page.locator("#editor").get_attribute("data-latest-job"))
@@ -296,9 +319,12 @@ def test_photo_editor_renders_full_size_only_on_demand_and_cancels_superseded_jo
     page.click("#render-full")
     page.wait_for_function("f => Number(document.getElementById('editor').dataset.latestJob) !== f", arg=first)
     second = int(page.locator("#editor").get_attribute("data-latest-job"))
+    assert _wait_job(base, token, first, {"cancelled", "succeeded", "failed"})["status"] == "cancelled"
+    for hold in holds:
+        httpx.post(f"{base}/api/jobs/{hold}/cancel/", headers={"Authorization": f"Token {token}"}).raise_for_status()
     page.wait_for_selector(f"#editor[data-result-job='{second}']", state="attached", timeout=120_000)
     assert len(posts) == 2
-    jobs = {j["id"]: j for j in _jobs(base, token, photo_id)}
+    jobs = {j["id"]: j for j in _jobs(base, token, photo_id) if j["engine"] == "adjust"}
     assert sorted(jobs) == [first, second]
     assert jobs[first]["status"] == "cancelled", jobs[first]
     assert jobs[second]["status"] == "succeeded"
