@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 
 import numpy as np
 import pytest
@@ -11,6 +12,9 @@ from PIL import Image
 from tests.support import CHROMIUM, CHROMIUM_ARGS, need_chromium
 
 
+# tryfirst: pytest-xdist reads the xdist_group marks in its own collection hook (it appends the group
+# to each node id there); run after it, the marks below would be silently ignored.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """Integration, then unit, then browser tests.
 
@@ -39,6 +43,21 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.xdist_group("services"))
         elif _uses_a_module_fixture(item):
             item.add_marker(pytest.mark.xdist_group(f"module:{item.nodeid.split('::')[0]}"))
+
+
+def pytest_configure(config):
+    """pytest 9.2 made node ids read-only to plugins, and pytest-xdist (3.8) marks a test's group by
+    rewriting its id: together they ignore every xdist_group mark without a word, and the integration
+    tests then share Redis databases and Celery queues across workers. Refuse that pair."""
+    if os.environ.get("PYTEST_XDIST_WORKER") or config.getoption("dist", "no") != "loadgroup":
+        return
+    from importlib.metadata import version
+
+    from packaging.version import Version
+
+    if Version(pytest.__version__) >= Version("9.2") and Version(version("pytest-xdist")) <= Version("3.8.0"):
+        raise pytest.UsageError(f"pytest {pytest.__version__} with pytest-xdist {version('pytest-xdist')} ignores "
+                                "xdist_group marks: reinstall with pyproject.toml's pins (make install)")
 
 
 def _uses_a_module_fixture(item) -> bool:

@@ -17,7 +17,7 @@ import pytest
 
 from devtools.processes import Proc
 from tests.support import base_env, manage, need_postgres, scratch_postgres_database, start_uvicorn, token_for
-from tests.unit.test_http_hardening import BAD_INPUT
+from tests.unit.test_http_hardening import BAD_INPUT, bad_input_id
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -45,7 +45,7 @@ def server(tmp_path_factory):
             proc.stop()
 
 
-@pytest.mark.parametrize("method,path,body", BAD_INPUT)
+@pytest.mark.parametrize("method,path,body", BAD_INPUT, ids=bad_input_id)
 def test_bad_input_is_a_4xx_on_postgresql(server, method, path, body):
     response = httpx.request(method.upper(), f"{server.base}{path}", headers={
         **server.headers, "Content-Type": "application/json"}, content=body, timeout=30)
