@@ -46,11 +46,16 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_configure(config):
-    """pytest 9.2 made node ids read-only to plugins, and pytest-xdist (3.8) marks a test's group by
+    """Keep the collection order under ``--dist loadgroup``, and refuse a pytest that ignores the groups.
+
+    pytest 9.2 made node ids read-only to plugins, and pytest-xdist (3.8) marks a test's group by
     rewriting its id: together they ignore every xdist_group mark without a word, and the integration
     tests then share Redis databases and Celery queues across workers. Refuse that pair."""
     if os.environ.get("PYTEST_XDIST_WORKER") or config.getoption("dist", "no") != "loadgroup":
         return
+    # xdist hands out the largest groups first by default; the order above must hold instead (a browser
+    # module's group would otherwise run before the unit tests and leave them Playwright's event loop).
+    config.option.loadscopereorder = False
     from importlib.metadata import version
 
     from packaging.version import Version
