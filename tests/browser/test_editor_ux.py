@@ -309,19 +309,21 @@ def test_photo_editor_renders_full_size_only_on_demand_and_cancels_superseded_jo
     # cancelled. Both worker threads are first held by sleeps, so the first render is still unfinished
     # when it is superseded however fast it would have been (a 12 MP render can beat the browser).
     holds = [_submit(base, token, "diagnostics.sleep", photo_id, {"seconds": 120}) for _ in range(2)]
-    for hold in holds:
-        _wait_job(base, token, hold, {"running"})
-    page.click("#render-full")
-    page.wait_for_selector("#editor[data-latest-job]", state="attached", timeout=20_000)
-    first = int(page.locator("#editor").get_attribute("data-latest-job"))
-    slider.fill("0.5")
-    slider.dispatch_event("change")
-    page.click("#render-full")
-    page.wait_for_function("f => Number(document.getElementById('editor').dataset.latestJob) !== f", arg=first)
-    second = int(page.locator("#editor").get_attribute("data-latest-job"))
-    assert _wait_job(base, token, first, {"cancelled", "succeeded", "failed"})["status"] == "cancelled"
-    for hold in holds:
-        httpx.post(f"{base}/api/jobs/{hold}/cancel/", headers={"Authorization": f"Token {token}"}).raise_for_status()
+    try:
+        for hold in holds:
+            _wait_job(base, token, hold, {"running"})
+        page.click("#render-full")
+        page.wait_for_selector("#editor[data-latest-job]", state="attached", timeout=20_000)
+        first = int(page.locator("#editor").get_attribute("data-latest-job"))
+        slider.fill("0.5")
+        slider.dispatch_event("change")
+        page.click("#render-full")
+        page.wait_for_function("f => Number(document.getElementById('editor').dataset.latestJob) !== f", arg=first)
+        second = int(page.locator("#editor").get_attribute("data-latest-job"))
+        assert _wait_job(base, token, first, {"cancelled", "succeeded", "failed"})["status"] == "cancelled"
+    finally:  # the shared server's worker threads are freed even when an assertion above fails
+        for hold in holds:
+            httpx.post(f"{base}/api/jobs/{hold}/cancel/", headers={"Authorization": f"Token {token}"})
     page.wait_for_selector(f"#editor[data-result-job='{second}']", state="attached", timeout=120_000)
     assert len(posts) == 2
     jobs = {j["id"]: j for j in _jobs(base, token, photo_id) if j["engine"] == "adjust"}
