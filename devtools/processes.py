@@ -128,6 +128,24 @@ def wait_for_worker(base_url: str, queue: str, timeout: float = 60.0, name: str 
     raise TimeoutError(f"no worker for queue {queue!r} reported within {timeout} s")
 
 
+FINISHED_JOB = frozenset({"succeeded", "failed", "cancelled"})
+
+
+def wait_for_job(base_url: str, headers: dict[str, str], job_id: int, statuses=FINISHED_JOB,
+                 timeout: float = 120.0) -> dict:
+    """Poll ``GET /api/jobs/<id>/`` until the job's status is one of ``statuses``; returns the job."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        job = httpx.get(f"{base_url}/api/jobs/{job_id}/", headers=headers).json()
+        if job["status"] in statuses:
+            return job
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"job {job_id} never reached {sorted(statuses)} within {timeout} s: {job}")
+        time.sleep(0.1)
+
+
 class Proc:
     """A child process (in its own process group) whose output goes to a log file, shown on failure."""
 

@@ -34,6 +34,7 @@ from devtools.processes import (
     start_uvicorn,
     token_for,
     wait_for_http,
+    wait_for_job,
     wait_for_worker,
 )
 
@@ -43,7 +44,7 @@ __all__ = [
     "free_port", "harmonize_composite", "manage", "must_have_everything", "need", "need_chromium",
     "need_postgres", "need_rabbitmq", "need_redis", "port_open", "scratch_postgres_database",
     "services_for_distributed_mode", "start_celery_worker", "start_http_server", "start_server", "start_uvicorn",
-    "token_for", "wait_for_http", "wait_for_worker",
+    "token_for", "wait_for_http", "wait_for_job", "wait_for_worker",
 ]
 
 CHROMIUM = "/usr/bin/chromium"

@@ -13,7 +13,6 @@ Screenshots of both editors at 1440×900 and 390×844 go to test-artifacts/edito
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import httpx
@@ -24,6 +23,7 @@ from inference.imageio import to_uint8
 from inference.render import apply_adjustments
 from tests.browser.signin import open_signed_in
 from tests.conftest import png_bytes
+from tests.support import wait_for_job
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 PASSWORD = "pw-Editor-UX-2024"
@@ -247,21 +247,11 @@ def _jobs(base, token, photo_id):
     return sorted((j for j in rows if j["inputs"].get("photo") == photo_id), key=lambda j: j["id"])
 
 
-def _submit(base, token, engine, photo_id, params):
-    r = httpx.post(f"{base}/api/jobs/", headers={"Authorization": f"Token {token}"},
+def _submit(base, auth, engine, photo_id, params):
+    r = httpx.post(f"{base}/api/jobs/", headers=auth,
                    json={"engine": engine, "inputs": {"photo": photo_id}, "params": params})
     assert r.status_code == 201, r.text
     return r.json()["id"]
-
-
-def _wait_job(base, token, job_id, statuses, timeout=60):
-    deadline = time.monotonic() + timeout
-    while True:
-        job = httpx.get(f"{base}/api/jobs/{job_id}/", headers={"Authorization": f"Token {token}"}).json()
-        if job["status"] in statuses or time.monotonic() > deadline:
-            assert job["status"] in statuses, job
-            return job
-        time.sleep(0.1)
 
 
 def test_photo_editor_renders_full_size_only_on_demand_and_cancels_superseded_jobs(embedded_platform, chromium):
@@ -308,10 +298,11 @@ def test_photo_editor_renders_full_size_only_on_demand_and_cancels_superseded_jo
     # Render full size, then — before it has finished — change a slider and ask again: the first job is
     # cancelled. Both worker threads are first held by sleeps, so the first render is still unfinished
     # when it is superseded however fast it would have been (a 12 MP render can beat the browser).
-    holds = [_submit(base, token, "diagnostics.sleep", photo_id, {"seconds": 120}) for _ in range(2)]
+    auth = {"Authorization": f"Token {token}"}
+    holds = [_submit(base, auth, "diagnostics.sleep", photo_id, {"seconds": 120}) for _ in range(2)]
     try:
         for hold in holds:
-            _wait_job(base, token, hold, {"running"})
+            wait_for_job(base, auth, hold, {"running"})
         page.click("#render-full")
         page.wait_for_selector("#editor[data-latest-job]", state="attached", timeout=20_000)
         first = int(page.locator("#editor").get_attribute("data-latest-job"))
@@ -320,10 +311,10 @@ def test_photo_editor_renders_full_size_only_on_demand_and_cancels_superseded_jo
         page.click("#render-full")
         page.wait_for_function("f => Number(document.getElementById('editor').dataset.latestJob) !== f", arg=first)
         second = int(page.locator("#editor").get_attribute("data-latest-job"))
-        assert _wait_job(base, token, first, {"cancelled", "succeeded", "failed"})["status"] == "cancelled"
+        assert wait_for_job(base, auth, first)["status"] == "cancelled"
     finally:  # the shared server's worker threads are freed even when an assertion above fails
         for hold in holds:
-            httpx.post(f"{base}/api/jobs/{hold}/cancel/", headers={"Authorization": f"Token {token}"})
+            httpx.post(f"{base}/api/jobs/{hold}/cancel/", headers=auth)
     page.wait_for_selector(f"#editor[data-result-job='{second}']", state="attached", timeout=120_000)
     assert len(posts) == 2
     jobs = {j["id"]: j for j in _jobs(base, token, photo_id) if j["engine"] == "adjust"}

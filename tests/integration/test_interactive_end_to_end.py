@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import websocket_close_code
-from tests.support import REDIS_URL, distributed_stack, wait_for_worker
+from tests.support import REDIS_URL, distributed_stack, wait_for_job, wait_for_worker
 
 pytestmark = pytest.mark.integration
 
@@ -134,16 +134,6 @@ def test_ws_permissions(embedded_platform, embedded_users):
     assert r.status_code == 403
 
 
-def wait_job(base, token, job_id, timeout=120) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = httpx.get(f"{base}/api/jobs/{job_id}/", headers={"Authorization": f"Token {token}"}).json()
-        if job["status"] in ("succeeded", "failed", "cancelled"):
-            return job
-        time.sleep(0.3)
-    raise TimeoutError(job)
-
-
 def test_engines_as_ordinary_jobs(embedded_platform, embedded_users):
     base, token = embedded_platform.base, embedded_users["researcher"]
     auth = {"Authorization": f"Token {token}"}
@@ -154,7 +144,7 @@ def test_engines_as_ordinary_jobs(embedded_platform, embedded_users):
                                                     {"x": 480, "y": 480, "positive": False}]},
         "params": {"strength": 0.9}})
     assert r.status_code == 201, r.text
-    job = wait_job(base, token, r.json()["id"])
+    job = wait_for_job(base, {"Authorization": f"Token {token}"}, r.json()["id"])
     assert job["status"] == "succeeded", job["error"]
     assert {o["name"] for o in job["outputs"]} >= {"image", "mask"}
     out = Image.open(io.BytesIO(httpx.get(base + job["outputs"][0]["url"], headers=auth).content))
@@ -177,7 +167,7 @@ def test_engines_as_ordinary_jobs(embedded_platform, embedded_users):
         r = httpx.post(f"{base}/api/jobs/", headers=auth, json={
             "engine": "harmonize", "inputs": {"photo": photo["id"], "mask": fg["id"], "reference": reference}})
         assert r.status_code == 201, r.text
-        job = wait_job(base, token, r.json()["id"])
+        job = wait_for_job(base, {"Authorization": f"Token {token}"}, r.json()["id"])
         assert job["status"] == "succeeded", job["error"]
         assert "reference_percentiles" in job["info"]
     bad = httpx.post(f"{base}/api/jobs/", headers=auth, json={

@@ -5,7 +5,6 @@ refusal of a job that names a version the directory does not have."""
 from __future__ import annotations
 
 import json
-import time
 
 import httpx
 import pytest
@@ -13,7 +12,7 @@ import pytest
 from inference.datasets import synth
 from inference.train import train
 from tests.conftest import png_bytes
-from tests.support import REDIS_URL, distributed_stack
+from tests.support import REDIS_URL, distributed_stack, wait_for_job
 
 pytestmark = pytest.mark.integration
 TINY = {"retouch.lut": {"size": 48, "dim": 9}, "retouch.clicks": {"size": 48}}
@@ -29,16 +28,6 @@ def stack(tmp_path):
                            MODEL_DIR=str(models), DATA_DIR=str(tmp_path / "var")) as platform:
         worker = platform.worker("learned@test", queues="gpu,cpu")
         yield platform.base, platform.headers("ana"), worker
-
-
-def _wait_job(base, headers, job_id, timeout=120) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = httpx.get(f"{base}/api/jobs/{job_id}/", headers=headers).json()
-        if job["status"] in ("succeeded", "failed"):
-            return job
-        time.sleep(0.3)
-    raise TimeoutError(f"job {job_id} did not finish")
 
 
 def test_learned_engine_job_session_and_missing_version(stack):
@@ -58,7 +47,7 @@ def test_learned_engine_job_session_and_missing_version(stack):
     created = httpx.post(f"{base}/api/jobs/", headers=headers,
                          json={"engine": "retouch.lut", "inputs": {"photo": photo}}).json()
     assert created["engine_version"] == "1"
-    job = _wait_job(base, headers, created["id"])
+    job = wait_for_job(base, headers, created["id"], {"succeeded", "failed"})
     assert job["status"] == "succeeded", (job, worker.output())
     assert job["info"]["version"] == "1" and job["info"]["device"] == "cpu"
     image = httpx.get(base + job["outputs"][0]["url"], headers=headers)

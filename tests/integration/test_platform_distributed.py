@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.conftest import png_bytes, websocket_close_code
-from tests.support import AMQP_URL, REDIS_URL, distributed_stack, manage, token_for
+from tests.support import AMQP_URL, REDIS_URL, distributed_stack, manage, token_for, wait_for_job
 
 pytestmark = pytest.mark.integration
 
@@ -39,13 +39,7 @@ class Stack:
         return httpx.get(f"{self.base}/api/jobs/{job_id}/", headers=self.headers).json()
 
     def wait_job(self, job_id: int, statuses: set[str], timeout: float = 90) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            job = self.job(job_id)
-            if job["status"] in statuses:
-                return job
-            time.sleep(0.2)
-        raise TimeoutError(f"job {job_id} never reached {statuses}: {self.job(job_id)}")
+        return wait_for_job(self.base, self.headers, job_id, statuses, timeout)
 
     def sleep_outliving_its_worker(self, photo: int, seconds: float, successor: str):
         """Submit a ``diagnostics.sleep`` of ``seconds``, kill the newest worker once it runs it, and
